@@ -1,0 +1,462 @@
+//! [`ServiceProxyBuilder`]: every tunable of a proxy, with its default and the reason for it.
+//! The builder is the only writer of [`Config`]; everything after `build` reads it.
+
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use crate::agent::ServiceAgent;
+use crate::balance::Balance;
+use crate::error::BuildError;
+use crate::proxy::ServiceProxy;
+use crate::server::{BlockingServer, EventedServer};
+
+type BlockingFactory = dyn Fn(&ServiceAgent) -> io::Result<Box<dyn BlockingServer>> + Send + Sync;
+type EventedFactory = dyn Fn(&ServiceAgent) -> io::Result<Box<dyn EventedServer>> + Send + Sync;
+pub(crate) type Hook = Arc<dyn Fn(&ServiceAgent) + Send + Sync>;
+
+/// The per-worker factory: the `workerURL` of the Node original, run once on each worker thread.
+#[derive(Clone)]
+pub(crate) enum Factory {
+    Blocking(Arc<BlockingFactory>),
+    Evented(Arc<EventedFactory>),
+}
+
+impl Factory {
+    pub(crate) fn is_evented(&self) -> bool {
+        matches!(self, Factory::Evented(_))
+    }
+}
+
+/// Default listen backlog: what most servers use; the kernel caps it at `somaxconn`.
+pub const DEFAULT_BACKLOG: i32 = 1024;
+/// Default `max_workers`: bounded, yet large enough that 64+ connections whose handlers block
+/// each get a thread.
+pub const DEFAULT_MAX_WORKERS: usize = 256;
+/// Default cap on `max_connections`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
+
+/// The validated configuration, read by the acceptor and the workers.
+pub(crate) struct Config {
+    pub(crate) min_workers: usize,
+    pub(crate) max_workers: usize,
+    /// Evented kind: keep spreading connections onto new workers until there are this many.
+    pub(crate) spread: usize,
+    pub(crate) reap_interval: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) thread_name: String,
+    pub(crate) stack_size: Option<usize>,
+    pub(crate) on_start: Option<Hook>,
+    pub(crate) on_exit: Option<Hook>,
+    pub(crate) max_connections: usize,
+    pub(crate) balance: Balance,
+    pub(crate) busy_threshold: Duration,
+    pub(crate) migrate: bool,
+    pub(crate) restart_backoff: (Duration, Duration),
+    pub(crate) factory: Factory,
+}
+
+enum Source {
+    Std(TcpListener),
+    Bind(io::Result<Vec<SocketAddr>>),
+}
+
+/// Builds a [`ServiceProxy`]. Made by [`ServiceProxy::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use socketnaut_core::ServiceProxy;
+///
+/// let proxy = ServiceProxy::builder()
+///     .bind("127.0.0.1:0")
+///     .worker_count(2)
+///     .blocking(|_agent| {
+///         Ok(|mut conn: socketnaut_core::Connection, _: &socketnaut_core::ServiceAgent| {
+///             let mut buf = [0; 1024];
+///             loop {
+///                 let n = conn.stream_mut().read(&mut buf)?;
+///                 if n == 0 { return Ok(()); }
+///                 conn.stream_mut().write_all(&buf[..n])?;
+///             }
+///         })
+///     })
+///     .build()?;
+/// proxy.ready()?;
+/// # proxy.shutdown(std::time::Duration::from_secs(1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct ServiceProxyBuilder {
+    source: Option<Source>,
+    backlog: i32,
+    reuse_port: bool,
+    worker_count: Option<usize>,
+    min_workers: Option<usize>,
+    max_workers: Option<usize>,
+    reap_interval: Duration,
+    idle_timeout: Duration,
+    thread_name: String,
+    stack_size: Option<usize>,
+    on_start: Option<Hook>,
+    on_exit: Option<Hook>,
+    max_connections: Option<usize>,
+    balance: Balance,
+    busy_threshold: Duration,
+    migrate: bool,
+    restart_backoff: (Duration, Duration),
+    factory: Option<Factory>,
+}
+
+impl fmt::Debug for ServiceProxyBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceProxyBuilder")
+            .field("backlog", &self.backlog)
+            .field("worker_count", &self.worker_count)
+            .field("min_workers", &self.min_workers)
+            .field("max_workers", &self.max_workers)
+            .field("max_connections", &self.max_connections)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ServiceProxyBuilder {
+    fn default() -> Self {
+        ServiceProxyBuilder {
+            source: None,
+            backlog: DEFAULT_BACKLOG,
+            reuse_port: false,
+            worker_count: None,
+            min_workers: None,
+            max_workers: None,
+            reap_interval: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(10),
+            thread_name: "socketnaut-worker".to_owned(),
+            stack_size: None,
+            on_start: None,
+            on_exit: None,
+            max_connections: None,
+            balance: Balance::LeastConnections,
+            busy_threshold: Duration::from_millis(2),
+            migrate: true,
+            restart_backoff: (Duration::from_millis(100), Duration::from_secs(10)),
+            factory: None,
+        }
+    }
+}
+
+impl ServiceProxyBuilder {
+    /// Serves on an already bound listener (any backlog and options you set on it are kept). It
+    /// is switched to non-blocking mode.
+    pub fn listener(mut self, listener: TcpListener) -> Self {
+        self.source = Some(Source::Std(listener));
+        self
+    }
+
+    /// Binds a listener to the first address that works, with `SO_REUSEADDR` and the
+    /// configured [`backlog`](Self::backlog).
+    pub fn bind<A: ToSocketAddrs>(mut self, addr: A) -> Self {
+        self.source = Some(Source::Bind(
+            addr.to_socket_addrs().map(|addrs| addrs.collect()),
+        ));
+        self
+    }
+
+    /// The listen backlog used by [`bind`](Self::bind): connections the kernel holds while the
+    /// proxy is at `max_connections`. Default is 1024.
+    pub fn backlog(mut self, backlog: i32) -> Self {
+        self.backlog = backlog;
+        self
+    }
+
+    /// Sets `SO_REUSEPORT` on a listener made by [`bind`](Self::bind), so several processes can
+    /// serve one port and the kernel spreads connections among them. Default is off.
+    pub fn reuse_port(mut self, on: bool) -> Self {
+        self.reuse_port = on;
+        self
+    }
+
+    /// Sets both `min_workers` and `max_workers`, as the original's `workerCount` does. Must be
+    /// at least 1. Default is unset.
+    pub fn worker_count(mut self, n: usize) -> Self {
+        self.worker_count = Some(n);
+        self
+    }
+
+    /// Workers started before [`ServiceProxy::ready`] returns and never reaped.
+    /// Default is the machine's available parallelism (capped at `max_workers`): the Node
+    /// original defaults to 0, but a server that starts with one worker per core serves its
+    /// first burst without spawning. Set 0 to get the original's lazy behaviour.
+    pub fn min_workers(mut self, n: usize) -> Self {
+        self.min_workers = Some(n);
+        self
+    }
+
+    /// The hard limit on worker threads. Must be at least 1. Default is 256: bounded, yet enough
+    /// for many connections whose handlers block to each get a thread.
+    pub fn max_workers(mut self, n: usize) -> Self {
+        self.max_workers = Some(n);
+        self
+    }
+
+    /// How often the reaper looks for idle workers (`workersCheckingInterval`). Default is 1 s.
+    pub fn reap_interval(mut self, every: Duration) -> Self {
+        self.reap_interval = every;
+        self
+    }
+
+    /// How long a worker must have had no connection before the reaper retires it (never below
+    /// `min_workers`). Default is 10 s, so a burst's workers survive the gaps between bursts.
+    pub fn idle_timeout(mut self, idle: Duration) -> Self {
+        self.idle_timeout = idle;
+        self
+    }
+
+    /// Worker thread names are `{name}-{id}`. Default is `socketnaut-worker`.
+    pub fn thread_name(mut self, name: impl Into<String>) -> Self {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// Worker thread stack size in bytes. Default is the standard library's (2 MiB, or
+    /// `RUST_MIN_STACK`).
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Runs on each worker thread before its factory. A panic here fails that worker's start.
+    /// Default is none.
+    pub fn on_worker_start<F: Fn(&ServiceAgent) + Send + Sync + 'static>(mut self, f: F) -> Self {
+        self.on_start = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs on each worker thread as it exits, also after a panic. A panic here is logged.
+    /// Default is none.
+    pub fn on_worker_exit<F: Fn(&ServiceAgent) + Send + Sync + 'static>(mut self, f: F) -> Self {
+        self.on_exit = Some(Arc::new(f));
+        self
+    }
+
+    /// Open connections the proxy holds at once; beyond it the acceptor stops accepting and
+    /// clients wait in the kernel backlog until connections close. Must be at least 1. Default
+    /// is the lesser of 16,384 and the process's open-file limit less 64 (so the default never
+    /// runs into `EMFILE`).
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = Some(n);
+        self
+    }
+
+    /// How the acceptor picks a worker. Default is [`Balance::LeastConnections`].
+    pub fn balance(mut self, balance: Balance) -> Self {
+        self.balance = balance;
+        self
+    }
+
+    /// Evented kind: a callback running at least this long marks its worker busy, so new
+    /// connections go elsewhere (spawning a worker if needed); if the callback also blocked
+    /// (slept or waited on I/O rather than computing), the worker moves its other connections
+    /// to other workers. Default is 2 ms: far above a fast handler, well below a database call.
+    pub fn busy_threshold(mut self, threshold: Duration) -> Self {
+        self.busy_threshold = threshold;
+        self
+    }
+
+    /// Evented kind: whether a worker whose callback blocked hands its other connections back to
+    /// the acceptor for placement elsewhere. Default is on.
+    pub fn migrate_blocked_connections(mut self, on: bool) -> Self {
+        self.migrate = on;
+        self
+    }
+
+    /// Backoff before replacing a worker that died or failed to start: starts at `initial`,
+    /// doubles per consecutive failure, capped at `max`. Default is 100 ms up to 10 s.
+    pub fn restart_backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.restart_backoff = (initial, max.max(initial));
+        self
+    }
+
+    /// Runs a [`BlockingServer`] on every worker. `factory` runs once on each worker thread.
+    pub fn blocking<F, S>(mut self, factory: F) -> Self
+    where
+        F: Fn(&ServiceAgent) -> io::Result<S> + Send + Sync + 'static,
+        S: BlockingServer + 'static,
+    {
+        self.factory = Some(Factory::Blocking(Arc::new(move |agent| {
+            factory(agent).map(|s| Box::new(s) as Box<dyn BlockingServer>)
+        })));
+        self
+    }
+
+    /// Runs an [`EventedServer`] on every worker. `factory` runs once on each worker thread.
+    pub fn evented<F, S>(mut self, factory: F) -> Self
+    where
+        F: Fn(&ServiceAgent) -> io::Result<S> + Send + Sync + 'static,
+        S: EventedServer + 'static,
+    {
+        self.factory = Some(Factory::Evented(Arc::new(move |agent| {
+            factory(agent).map(|s| Box::new(s) as Box<dyn EventedServer>)
+        })));
+        self
+    }
+
+    /// Validates the configuration, sets up the listener, and starts the acceptor and the
+    /// `min_workers` workers. Wait for them with [`ServiceProxy::ready`].
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] for an invalid configuration (the Node original's three checks, and
+    /// ours) or when the listener cannot be bound.
+    pub fn build(self) -> Result<ServiceProxy, BuildError> {
+        let (config, source, backlog, reuse_port) = self.validate()?;
+        let listener = match source {
+            Source::Std(l) => l,
+            Source::Bind(addrs) => bind(addrs?, backlog, reuse_port)?,
+        };
+        listener.set_nonblocking(true)?;
+        ServiceProxy::start(config, listener)
+    }
+
+    fn validate(self) -> Result<(Config, Source, i32, bool), BuildError> {
+        let factory = self.factory.ok_or(BuildError::NoServer)?;
+        let source = self.source.ok_or(BuildError::NoListener)?;
+        let (min, max) = match self.worker_count {
+            Some(0) => return Err(BuildError::WorkerCountTooSmall),
+            Some(n) => (n, n),
+            None => {
+                let max = self.max_workers.unwrap_or(DEFAULT_MAX_WORKERS);
+                if max < 1 {
+                    return Err(BuildError::MaxWorkersTooSmall);
+                }
+                let min = match self.min_workers {
+                    Some(min) => min,
+                    None => parallelism().min(max),
+                };
+                if min > max {
+                    return Err(BuildError::MinAboveMax { min, max });
+                }
+                (min, max)
+            }
+        };
+        let max_connections = match self.max_connections {
+            Some(0) => return Err(BuildError::MaxConnectionsZero),
+            Some(n) => n,
+            None => default_max_connections(),
+        };
+        let config = Config {
+            min_workers: min,
+            max_workers: max,
+            spread: parallelism().min(max),
+            reap_interval: self.reap_interval.max(Duration::from_millis(1)),
+            idle_timeout: self.idle_timeout,
+            thread_name: self.thread_name,
+            stack_size: self.stack_size,
+            on_start: self.on_start,
+            on_exit: self.on_exit,
+            max_connections,
+            balance: self.balance,
+            busy_threshold: self.busy_threshold,
+            migrate: self.migrate,
+            restart_backoff: self.restart_backoff,
+            factory,
+        };
+        Ok((config, source, self.backlog, self.reuse_port))
+    }
+}
+
+fn parallelism() -> usize {
+    thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn default_max_connections() -> usize {
+    let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map(|(soft, _hard)| soft)
+        .unwrap_or(1024);
+    let usable = usize::try_from(soft.saturating_sub(64)).unwrap_or(usize::MAX);
+    usable.clamp(1, DEFAULT_MAX_CONNECTIONS)
+}
+
+fn bind(addrs: Vec<SocketAddr>, backlog: i32, reuse_port: bool) -> io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let mut last = io::Error::new(io::ErrorKind::InvalidInput, "no address to bind");
+    for addr in addrs {
+        let attempt = (|| {
+            let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+            socket.set_reuse_address(true)?;
+            if reuse_port {
+                socket.set_reuse_port(true)?;
+            }
+            socket.bind(&addr.into())?;
+            socket.listen(backlog)?;
+            Ok::<_, io::Error>(TcpListener::from(socket))
+        })();
+        match attempt {
+            Ok(l) => return Ok(l),
+            Err(e) => last = io::Error::new(e.kind(), format!("binding {addr}: {e}")),
+        }
+    }
+    Err(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> ServiceProxyBuilder {
+        ServiceProxy::builder()
+            .bind("127.0.0.1:0")
+            .blocking(|_| Ok(|_c: crate::Connection, _: &ServiceAgent| Ok(())))
+    }
+
+    #[test]
+    fn validation_matches_the_original() {
+        assert!(matches!(
+            base().worker_count(0).validate(),
+            Err(BuildError::WorkerCountTooSmall)
+        ));
+        assert!(matches!(
+            base().max_workers(0).validate(),
+            Err(BuildError::MaxWorkersTooSmall)
+        ));
+        assert!(matches!(
+            base().min_workers(3).max_workers(2).validate(),
+            Err(BuildError::MinAboveMax { min: 3, max: 2 })
+        ));
+        assert!(matches!(
+            base().max_connections(0).validate(),
+            Err(BuildError::MaxConnectionsZero)
+        ));
+        assert!(matches!(
+            ServiceProxy::builder().bind("127.0.0.1:0").validate(),
+            Err(BuildError::NoServer)
+        ));
+    }
+
+    #[test]
+    fn worker_count_sets_both_and_defaults_are_bounded() {
+        let (c, ..) = base().worker_count(5).validate().ok().expect("valid");
+        assert_eq!((c.min_workers, c.max_workers), (5, 5));
+        let (c, ..) = base().validate().ok().expect("valid");
+        assert_eq!(c.max_workers, DEFAULT_MAX_WORKERS);
+        assert!(c.min_workers >= 1 && c.min_workers <= c.max_workers);
+        assert!(c.max_connections >= 1 && c.max_connections <= DEFAULT_MAX_CONNECTIONS);
+        // An explicit small maximum pulls the default minimum down instead of failing.
+        let (c, ..) = base().max_workers(1).validate().ok().expect("valid");
+        assert_eq!((c.min_workers, c.max_workers), (1, 1));
+    }
+
+    #[test]
+    fn bad_bind_is_a_descriptive_error() {
+        let err = ServiceProxy::builder()
+            .bind("256.0.0.1:0")
+            .blocking(|_| Ok(|_c: crate::Connection, _: &ServiceAgent| Ok(())))
+            .build()
+            .err()
+            .expect("must fail");
+        assert!(matches!(err, BuildError::Io(_)), "{err}");
+    }
+}

@@ -1,0 +1,446 @@
+//! The worker thread: start hook, factory, then the blocking or the evented serving loop, with
+//! panics caught per connection and the exit reported from a drop guard.
+
+use std::collections::{BinaryHeap, HashMap};
+use std::cmp::Reverse;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crossbeam_channel::Receiver;
+use mio::{Events, Interest, Poll, Token};
+
+use super::{ToAcceptor, ToWorker, WORKER_WAKER};
+use crate::agent::{Connection, ServiceAgent};
+use crate::builder::{Config, Factory};
+use crate::error::panic_message;
+use crate::server::{BlockingServer, ConnContext, ConnEvent, EventedConnection, EventedServer, Step};
+use crate::stats::Counters;
+
+const AGENT: &str = "socketnaut::agent";
+
+/// The body of every worker thread.
+pub(super) fn run(
+    agent: ServiceAgent,
+    config: Arc<Config>,
+    rx: Receiver<ToWorker>,
+    poll: Option<Poll>,
+) {
+    let _exit = ExitGuard {
+        agent: &agent,
+        config: &config,
+    };
+    if let Some(hook) = &config.on_start {
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| hook(&agent))) {
+            let message = format!("start hook panicked: {}", panic_message(&*p));
+            return start_failed(&agent, message);
+        }
+    }
+    match &config.factory {
+        Factory::Blocking(factory) => match catch_unwind(AssertUnwindSafe(|| factory(&agent))) {
+            Ok(Ok(server)) => {
+                started(&agent);
+                blocking_loop(server, &agent, &rx);
+            }
+            Ok(Err(e)) => start_failed(&agent, format!("factory failed: {e}")),
+            Err(p) => start_failed(&agent, format!("factory panicked: {}", panic_message(&*p))),
+        },
+        Factory::Evented(factory) => match catch_unwind(AssertUnwindSafe(|| factory(&agent))) {
+            Ok(Ok(server)) => {
+                started(&agent);
+                let poll = poll.expect("evented workers are spawned with a poll");
+                EventedLoop::new(server, &agent, &config, rx, poll).run();
+            }
+            Ok(Err(e)) => start_failed(&agent, format!("factory failed: {e}")),
+            Err(p) => start_failed(&agent, format!("factory panicked: {}", panic_message(&*p))),
+        },
+    }
+}
+
+fn started(agent: &ServiceAgent) {
+    log::debug!(target: AGENT, "{} started", agent.name);
+    agent.shared.notify(ToAcceptor::Started {
+        id: agent.worker_id,
+    });
+}
+
+fn start_failed(agent: &ServiceAgent, message: String) {
+    log::error!(target: AGENT, "{} failed to start: {message}", agent.name);
+    agent.shared.notify(ToAcceptor::StartFailed {
+        id: agent.worker_id,
+        message,
+    });
+}
+
+/// Runs the exit hook and tells the acceptor the thread is ending, also while unwinding, so the
+/// acceptor never waits for a worker that is gone.
+struct ExitGuard<'a> {
+    agent: &'a ServiceAgent,
+    config: &'a Config,
+}
+
+impl Drop for ExitGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(hook) = &self.config.on_exit {
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| hook(self.agent))) {
+                log::error!(target: AGENT, "{}: exit hook panicked: {}", self.agent.name, panic_message(&*p));
+            }
+        }
+        log::debug!(target: AGENT, "{} exiting", self.agent.name);
+        self.agent.shared.notify(ToAcceptor::Exited {
+            id: self.agent.worker_id,
+        });
+    }
+}
+
+/// Accounts for a closed connection and wakes the acceptor if it waits for capacity.
+fn connection_closed(agent: &ServiceAgent, n: usize) {
+    if n == 0 {
+        return;
+    }
+    let shared = &agent.shared;
+    // Relaxed: tallies; the acceptor re-reads them after the wake below, and the wake itself
+    // (a write to an eventfd) is the synchronising event.
+    let before = agent.load.conns.fetch_sub(n, Ordering::Relaxed);
+    if before == n {
+        agent
+            .load
+            .last_idle
+            .store(shared.clock.nanos(Instant::now()), Ordering::Relaxed);
+    }
+    shared.counters.active.fetch_sub(n, Ordering::Relaxed);
+    shared.wake_if_waiting();
+}
+
+fn blocking_loop(mut server: Box<dyn BlockingServer>, agent: &ServiceAgent, rx: &Receiver<ToWorker>) {
+    while let Ok(msg) = rx.recv() {
+        match msg {
+            ToWorker::Conn(conn) => serve_one(&mut *server, conn, agent),
+            ToWorker::Adopt(_) => {
+                // Only evented workers migrate connections; a blocking one never sends these.
+                log::error!(target: AGENT, "{}: blocking worker got an evented connection; closing it", agent.name);
+                connection_closed(agent, 1);
+            }
+            ToWorker::Retire | ToWorker::Force => return,
+            ToWorker::Drain => {
+                // Serve what was already queued, then exit; the acceptor sends nothing more.
+                while let Ok(ToWorker::Conn(conn)) = rx.try_recv() {
+                    serve_one(&mut *server, conn, agent);
+                }
+                return;
+            }
+        }
+    }
+}
+
+fn serve_one(server: &mut dyn BlockingServer, conn: Connection, agent: &ServiceAgent) {
+    let id = conn.id();
+    if let Err(e) = conn.set_blocking(true) {
+        log::warn!(target: AGENT, "{}: connection {id}: setting blocking mode: {e}", agent.name);
+    }
+    *agent.load.serving.lock() = conn.stream().try_clone().ok();
+    let result = catch_unwind(AssertUnwindSafe(|| server.serve(conn, agent)));
+    *agent.load.serving.lock() = None;
+    match result {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => log::debug!(target: AGENT, "{}: connection {id}: {e}", agent.name),
+        Err(p) => {
+            Counters::add(&agent.shared.counters.panics, 1);
+            log::error!(target: AGENT, "{}: connection {id}: handler panicked: {}; connection closed", agent.name, panic_message(&*p));
+        }
+    }
+    connection_closed(agent, 1);
+}
+
+struct Entry {
+    conn: Box<dyn EventedConnection>,
+    /// The deadline currently in the timer heap for this connection, if any.
+    scheduled: Option<Instant>,
+}
+
+struct EventedLoop<'a> {
+    server: Box<dyn EventedServer>,
+    agent: &'a ServiceAgent,
+    config: &'a Config,
+    rx: Receiver<ToWorker>,
+    poll: Poll,
+    conns: HashMap<usize, Entry>,
+    next_token: usize,
+    /// Min-heap of (deadline, token); entries whose deadline no longer matches
+    /// `Entry::scheduled` are stale and skipped.
+    timers: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// Voluntary context switches of this thread right after the last poll returned, to tell a
+    /// callback that blocked (slept, waited on I/O) from one that computed or was preempted.
+    switches_baseline: Option<i64>,
+    retiring: bool,
+    draining: bool,
+    forced: bool,
+}
+
+fn voluntary_switches() -> Option<i64> {
+    nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_THREAD)
+        .ok()
+        .map(|u| u.voluntary_context_switches() as i64)
+}
+
+impl<'a> EventedLoop<'a> {
+    fn new(
+        server: Box<dyn EventedServer>,
+        agent: &'a ServiceAgent,
+        config: &'a Config,
+        rx: Receiver<ToWorker>,
+        poll: Poll,
+    ) -> Self {
+        EventedLoop {
+            server,
+            agent,
+            config,
+            rx,
+            poll,
+            conns: HashMap::new(),
+            next_token: 0,
+            timers: BinaryHeap::new(),
+            switches_baseline: None,
+            retiring: false,
+            draining: false,
+            forced: false,
+        }
+    }
+
+    fn run(mut self) {
+        let mut events = Events::with_capacity(256);
+        loop {
+            let timeout = self
+                .timers
+                .peek()
+                .map(|Reverse((t, _))| t.saturating_duration_since(Instant::now()));
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                // The worker cannot go on; returning makes the acceptor replace it.
+                log::error!(target: AGENT, "{}: poll failed: {e}", self.agent.name);
+                break;
+            }
+            self.switches_baseline = if self.config.migrate && !self.conns.is_empty() {
+                voluntary_switches()
+            } else {
+                None
+            };
+            for event in events.iter() {
+                let token = event.token();
+                if token == WORKER_WAKER {
+                    self.read_inbox();
+                } else {
+                    let ready = ConnEvent::Ready {
+                        readable: event.is_readable() || event.is_read_closed() || event.is_error(),
+                        writable: event.is_writable() || event.is_write_closed(),
+                    };
+                    self.dispatch(token.0, ready);
+                }
+                if self.forced {
+                    break;
+                }
+            }
+            if self.forced {
+                break;
+            }
+            self.fire_timers();
+            // Not under catch_unwind: a panic here is a worker-level failure (see the trait).
+            self.server.after_events(Instant::now());
+            if (self.retiring || self.draining) && self.conns.is_empty() && self.rx.is_empty() {
+                break;
+            }
+        }
+        let left = self.conns.len();
+        self.conns.clear();
+        connection_closed(self.agent, left);
+        if left > 0 {
+            log::warn!(target: AGENT, "{}: closed {left} connections at the drain deadline", self.agent.name);
+        }
+    }
+
+    fn read_inbox(&mut self) {
+        while let Ok(msg) = self.rx.try_recv() {
+            match msg {
+                ToWorker::Conn(conn) => {
+                    let id = conn.id();
+                    let agent = self.agent;
+                    let server = &mut self.server;
+                    match catch_unwind(AssertUnwindSafe(|| server.open(conn, agent))) {
+                        Ok(Ok(c)) => self.insert(c),
+                        Ok(Err(e)) => {
+                            log::warn!(target: AGENT, "{}: connection {id}: open failed: {e}", self.agent.name);
+                            connection_closed(self.agent, 1);
+                        }
+                        Err(p) => {
+                            Counters::add(&self.agent.shared.counters.panics, 1);
+                            log::error!(target: AGENT, "{}: connection {id}: open panicked: {}", self.agent.name, panic_message(&*p));
+                            connection_closed(self.agent, 1);
+                        }
+                    }
+                }
+                ToWorker::Adopt(c) => self.insert(c),
+                ToWorker::Retire => self.retiring = true,
+                ToWorker::Drain => {
+                    self.draining = true;
+                    let tokens: Vec<usize> = self.conns.keys().copied().collect();
+                    for token in tokens {
+                        self.dispatch(token, ConnEvent::Drain);
+                    }
+                }
+                ToWorker::Force => {
+                    self.forced = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn insert(&mut self, mut conn: Box<dyn EventedConnection>) {
+        let token = self.next_token;
+        self.next_token += 1;
+        if let Err(e) = self.poll.registry().register(
+            conn.socket(),
+            Token(token),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            log::warn!(target: AGENT, "{}: registering a connection: {e}; closing it", self.agent.name);
+            connection_closed(self.agent, 1);
+            return;
+        }
+        self.conns.insert(
+            token,
+            Entry {
+                conn,
+                scheduled: None,
+            },
+        );
+        // Kick it: data may already be buffered (in the socket, or in the state of a migrated
+        // connection), and an edge-triggered registration only reports new edges reliably.
+        self.dispatch(
+            token,
+            ConnEvent::Ready {
+                readable: true,
+                writable: true,
+            },
+        );
+        if self.draining {
+            self.dispatch(token, ConnEvent::Drain);
+        }
+    }
+
+    fn dispatch(&mut self, token: usize, event: ConnEvent) {
+        let Some(entry) = self.conns.get_mut(&token) else {
+            return; // an event for a connection closed earlier in this batch
+        };
+        let clock = &self.agent.shared.clock;
+        let start = Instant::now();
+        // Relaxed: a load hint for the acceptor's choices; staleness only affects balance.
+        self.agent.load.busy_since.store(clock.nanos(start), Ordering::Relaxed);
+        let mut cx = ConnContext {
+            now: start,
+            agent: self.agent,
+        };
+        let result = catch_unwind(AssertUnwindSafe(|| entry.conn.on_event(event, &mut cx)));
+        let end = Instant::now();
+        self.agent.load.busy_since.store(0, Ordering::Relaxed);
+        match result {
+            Ok(Step::Keep) => self.schedule(token),
+            Ok(Step::Close) => self.close(token),
+            Err(p) => {
+                Counters::add(&self.agent.shared.counters.panics, 1);
+                log::error!(target: AGENT, "{}: connection callback panicked: {}; connection closed", self.agent.name, panic_message(&*p));
+                self.close(token);
+            }
+        }
+        if end.saturating_duration_since(start) >= self.config.busy_threshold
+            && event != ConnEvent::Drain
+        {
+            self.after_slow_callback(token, end);
+        }
+    }
+
+    /// A callback ran past the busy threshold. If it blocked (rather than computing), the
+    /// connections sharing this worker would wait behind the next such callback, so hand them
+    /// to the acceptor, which places each on an empty worker.
+    fn after_slow_callback(&mut self, slow: usize, end: Instant) {
+        let Some(baseline) = self.switches_baseline else {
+            return;
+        };
+        let Some(now) = voluntary_switches() else {
+            return;
+        };
+        if now <= baseline {
+            return; // computed or was preempted: more threads would not help
+        }
+        self.switches_baseline = Some(now);
+        let clock = &self.agent.shared.clock;
+        self.agent.load.blocked_at.store(clock.nanos(end), Ordering::Relaxed);
+        if self.retiring || self.draining {
+            return;
+        }
+        let others: Vec<usize> = self.conns.keys().copied().filter(|&t| t != slow).collect();
+        if others.is_empty() {
+            return;
+        }
+        let mut moving = Vec::with_capacity(others.len());
+        for token in others {
+            let mut entry = self.conns.remove(&token).expect("key just listed");
+            if let Err(e) = self.poll.registry().deregister(entry.conn.socket()) {
+                log::warn!(target: AGENT, "{}: deregistering a migrating connection: {e}", self.agent.name);
+            }
+            moving.push(entry.conn);
+        }
+        log::debug!(target: AGENT, "{}: a callback blocked; moving {} connections to other workers", self.agent.name, moving.len());
+        self.agent.load.conns.fetch_sub(moving.len(), Ordering::Relaxed);
+        self.agent.shared.notify(ToAcceptor::Shed {
+            id: self.agent.worker_id,
+            conns: moving,
+        });
+    }
+
+    fn schedule(&mut self, token: usize) {
+        let Some(entry) = self.conns.get_mut(&token) else {
+            return;
+        };
+        if let Some(deadline) = entry.conn.deadline() {
+            if entry.scheduled.map_or(true, |s| deadline < s) {
+                entry.scheduled = Some(deadline);
+                self.timers.push(Reverse((deadline, token)));
+            }
+        }
+    }
+
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(&Reverse((at, token))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(entry) = self.conns.get_mut(&token) else {
+                continue;
+            };
+            if entry.scheduled != Some(at) {
+                continue; // stale: superseded by an earlier deadline
+            }
+            entry.scheduled = None;
+            match entry.conn.deadline() {
+                Some(d) if d <= now => self.dispatch(token, ConnEvent::Timer),
+                Some(_) => self.schedule(token),
+                None => {}
+            }
+        }
+    }
+
+    fn close(&mut self, token: usize) {
+        if let Some(mut entry) = self.conns.remove(&token) {
+            let _ = self.poll.registry().deregister(entry.conn.socket());
+            drop(entry);
+            connection_closed(self.agent, 1);
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! [`ServiceProxy`]: the handle users hold, and the state it shares with the acceptor and the
+//! workers.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+use mio::Waker;
+use parking_lot::{Condvar, Mutex};
+
+use crate::acceptor::{Acceptor, ACCEPTOR_WAKER};
+use crate::builder::{Config, ServiceProxyBuilder};
+use crate::clock::Clock;
+use crate::error::{BuildError, StartError};
+use crate::pool::{ToAcceptor, WorkerLoad};
+use crate::shutdown::{watch_signals, WorkerReport};
+use crate::stats::{Counters, Stats, WorkerState, WorkerStats};
+
+/// Where the proxy is in its life; `ready()` and `wait()` block on changes to it.
+#[derive(Debug)]
+pub(crate) enum Lifecycle {
+    Starting,
+    Ready,
+    Failed(StartError),
+    Stopped(Vec<WorkerReport>),
+}
+
+/// A worker as `stats()` sees it; published by the acceptor whenever the set or a state changes.
+pub(crate) struct WorkerView {
+    pub(crate) id: usize,
+    pub(crate) name: Arc<str>,
+    pub(crate) load: Arc<WorkerLoad>,
+    pub(crate) state: WorkerState,
+}
+
+/// State shared by the handle, the acceptor and the workers.
+pub(crate) struct Shared {
+    pub(crate) clock: Clock,
+    pub(crate) counters: Counters,
+    pub(crate) local_addr: SocketAddr,
+    pub(crate) draining: AtomicBool,
+    /// Set by the acceptor when it waits for capacity (a connection to close); the first worker
+    /// that closes one clears it and wakes the acceptor.
+    pub(crate) wants_wake: AtomicBool,
+    to_acceptor: Sender<ToAcceptor>,
+    waker: Waker,
+    lifecycle: Mutex<Lifecycle>,
+    changed: Condvar,
+    pub(crate) workers: Mutex<Vec<WorkerView>>,
+}
+
+impl Shared {
+    /// Sends a message to the acceptor and wakes it. A send after the acceptor has stopped is
+    /// dropped: there is nobody left to act on it.
+    pub(crate) fn notify(&self, msg: ToAcceptor) {
+        if self.to_acceptor.send(msg).is_ok() {
+            if let Err(e) = self.waker.wake() {
+                log::error!(target: "socketnaut::proxy", "waking the acceptor: {e}");
+            }
+        }
+    }
+
+    /// Wakes the acceptor if it waits for capacity.
+    pub(crate) fn wake_if_waiting(&self) {
+        // SeqCst: pairs with the acceptor's store-then-recheck (a Dekker-style handshake): either
+        // this swap sees its `true`, or its recheck sees the count this thread just lowered.
+        if self.wants_wake.swap(false, Ordering::SeqCst) {
+            if let Err(e) = self.waker.wake() {
+                log::error!(target: "socketnaut::proxy", "waking the acceptor: {e}");
+            }
+        }
+    }
+
+    pub(crate) fn set_lifecycle(&self, next: Lifecycle) {
+        *self.lifecycle.lock() = next;
+        self.changed.notify_all();
+    }
+
+    pub(crate) fn is_ready(&self) -> bool {
+        matches!(*self.lifecycle.lock(), Lifecycle::Ready)
+    }
+}
+
+/// A service proxy: owns a listening socket and spreads its connections over a pool of worker
+/// threads, each running a server made by your factory. Built with [`ServiceProxy::builder`].
+///
+/// Dropping it shuts it down with no drain time (use [`shutdown`](Self::shutdown) to drain).
+///
+/// # Examples
+///
+/// See [`ServiceProxyBuilder`].
+pub struct ServiceProxy {
+    shared: Arc<Shared>,
+    acceptor: Mutex<Option<JoinHandle<()>>>,
+    signals: Mutex<Option<signal_hook::iterator::Handle>>,
+}
+
+impl std::fmt::Debug for ServiceProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceProxy")
+            .field("local_addr", &self.shared.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServiceProxy {
+    /// A builder with every default.
+    pub fn builder() -> ServiceProxyBuilder {
+        ServiceProxyBuilder::default()
+    }
+
+    pub(crate) fn start(config: Config, listener: TcpListener) -> Result<ServiceProxy, BuildError> {
+        let local_addr = listener.local_addr()?;
+        let poll = mio::Poll::new()?;
+        let waker = Waker::new(poll.registry(), ACCEPTOR_WAKER)?;
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let shared = Arc::new(Shared {
+            clock: Clock::new(),
+            counters: Counters::default(),
+            local_addr,
+            draining: AtomicBool::new(false),
+            wants_wake: AtomicBool::new(false),
+            to_acceptor: tx,
+            waker,
+            lifecycle: Mutex::new(Lifecycle::Starting),
+            changed: Condvar::new(),
+            workers: Mutex::new(Vec::new()),
+        });
+        let acceptor = Acceptor::new(poll, listener, rx, shared.clone(), Arc::new(config))?;
+        let handle = thread::Builder::new()
+            .name("socketnaut-acceptor".to_owned())
+            .spawn(move || acceptor.run())?;
+        log::info!(target: "socketnaut::proxy", "listening on {local_addr}");
+        Ok(ServiceProxy {
+            shared,
+            acceptor: Mutex::new(Some(handle)),
+            signals: Mutex::new(None),
+        })
+    }
+
+    /// The address the proxy listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr
+    }
+
+    /// Blocks until the proxy is ready: its `min_workers` workers have started (immediately when
+    /// `min_workers` is 0). Level-triggered: it returns at once if that already happened, however
+    /// long ago, and may be called any number of times from any thread.
+    ///
+    /// # Errors
+    ///
+    /// [`StartError::WorkerFailed`] if a worker of the initial set failed to start (the proxy
+    /// keeps retrying with backoff, and a later call returns `Ok` once a retry succeeds), or
+    /// [`StartError::ShutDown`] if the proxy stopped first.
+    pub fn ready(&self) -> Result<(), StartError> {
+        self.ready_until(None)
+    }
+
+    /// [`ready`](Self::ready) with a time limit.
+    ///
+    /// # Errors
+    ///
+    /// As `ready`, plus [`StartError::TimedOut`].
+    pub fn ready_timeout(&self, timeout: Duration) -> Result<(), StartError> {
+        self.ready_until(Some(Instant::now() + timeout))
+    }
+
+    fn ready_until(&self, deadline: Option<Instant>) -> Result<(), StartError> {
+        let mut state = self.shared.lifecycle.lock();
+        loop {
+            match &*state {
+                Lifecycle::Ready => return Ok(()),
+                Lifecycle::Failed(e) => return Err(e.clone()),
+                Lifecycle::Stopped(_) => return Err(StartError::ShutDown),
+                Lifecycle::Starting => {}
+            }
+            match deadline {
+                None => self.shared.changed.wait(&mut state),
+                Some(d) => {
+                    if self.shared.changed.wait_until(&mut state, d).timed_out() {
+                        return Err(StartError::TimedOut);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A snapshot of the pool and the counters.
+    pub fn stats(&self) -> Stats {
+        let c = &self.shared.counters;
+        // Relaxed: a monitoring snapshot; fields may be mutually a moment apart.
+        let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        let workers = self
+            .shared
+            .workers
+            .lock()
+            .iter()
+            .map(|w| WorkerStats {
+                id: w.id,
+                name: w.name.to_string(),
+                connections: w.load.conns.load(Ordering::Relaxed),
+                state: w.state,
+            })
+            .collect();
+        Stats {
+            workers,
+            accepted: get(&c.accepted),
+            active: c.active.load(Ordering::Relaxed),
+            rejected: get(&c.rejected),
+            spawned: get(&c.spawned),
+            retired: get(&c.retired),
+            replaced: get(&c.replaced),
+            panics: get(&c.panics),
+            spawn_failures: get(&c.spawn_failures),
+            accept_errors: get(&c.accept_errors),
+            migrated: get(&c.migrated),
+            lost_to_worker_death: get(&c.lost_to_worker_death),
+        }
+    }
+
+    /// True once shutdown has begun.
+    pub fn is_draining(&self) -> bool {
+        self.shared.draining.load(Ordering::Relaxed)
+    }
+
+    /// Shuts down gracefully and returns one report per worker that was alive.
+    ///
+    /// The sequence: stop accepting and close the listener; tell every worker to drain (evented
+    /// servers close idle connections at once and finish in-flight requests; blocking servers
+    /// finish the connection they serve); at `drain` after the call, force-close whatever is
+    /// left; join every thread (a thread still stuck one second after the forced close is
+    /// reported [`Abandoned`](crate::WorkerOutcome::Abandoned)). Calling it again, or after a
+    /// signal-initiated drain, waits for the same end and returns the same reports.
+    pub fn shutdown(&self, drain: Duration) -> Vec<WorkerReport> {
+        self.shared.notify(ToAcceptor::Shutdown {
+            deadline: Instant::now() + drain,
+        });
+        self.wait()
+    }
+
+    /// Blocks until the proxy has stopped (through [`shutdown`](Self::shutdown) on another
+    /// thread, or a signal after [`shutdown_on_signals`](Self::shutdown_on_signals)), and
+    /// returns the worker reports.
+    pub fn wait(&self) -> Vec<WorkerReport> {
+        {
+            let mut state = self.shared.lifecycle.lock();
+            while !matches!(*state, Lifecycle::Stopped(_)) {
+                self.shared.changed.wait(&mut state);
+            }
+        }
+        if let Some(handle) = self.acceptor.lock().take() {
+            if handle.join().is_err() {
+                log::error!(target: "socketnaut::proxy", "the acceptor thread panicked");
+            }
+        }
+        if let Some(signals) = self.signals.lock().take() {
+            signals.close();
+        }
+        match &*self.shared.lifecycle.lock() {
+            Lifecycle::Stopped(reports) => reports.clone(),
+            _ => unreachable!("checked above; Stopped is final"),
+        }
+    }
+
+    /// Turns the first SIGTERM or SIGINT into a graceful drain with `drain` as the deadline (the
+    /// listener closes at once, so load balancer health checks fail and traffic moves away).
+    /// Pair it with [`wait`](Self::wait) in `main`. Uses signal-hook's self-pipe; no async
+    /// runtime.
+    ///
+    /// # Errors
+    ///
+    /// If the signal handlers cannot be installed.
+    pub fn shutdown_on_signals(&self, drain: Duration) -> io::Result<()> {
+        let handle = watch_signals(self.shared.clone(), drain)?;
+        if let Some(old) = self.signals.lock().replace(handle) {
+            old.close();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ServiceProxy {
+    fn drop(&mut self) {
+        if self.acceptor.lock().is_some() {
+            self.shutdown(Duration::ZERO);
+        }
+    }
+}
+
+/// Checks at compile time that handles can be shared across threads.
+#[allow(dead_code)]
+fn assert_send_sync() {
+    fn is<T: Send + Sync>() {}
+    is::<ServiceProxy>();
+    is::<crate::ServiceAgent>();
+    is::<Stats>();
+    fn is_send<T: Send>() {}
+    is_send::<crate::Connection>();
+}

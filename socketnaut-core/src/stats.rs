@@ -1,0 +1,118 @@
+//! Counters kept by the acceptor and the workers, and the [`Stats`] snapshot users read (the
+//! original's "connection distribution" printout, and more).
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// The proxy-wide counters. Every field is only ever incremented, except `active`.
+///
+/// All use `Relaxed`: each is an independent tally read for monitoring; no decision that needs
+/// ordering with other memory is made from them (the acceptor's capacity check re-reads
+/// `active` and is woken by the worker that changed it).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) accepted: AtomicU64,
+    pub(crate) rejected: AtomicU64,
+    pub(crate) spawned: AtomicU64,
+    pub(crate) retired: AtomicU64,
+    pub(crate) replaced: AtomicU64,
+    pub(crate) panics: AtomicU64,
+    pub(crate) spawn_failures: AtomicU64,
+    pub(crate) accept_errors: AtomicU64,
+    pub(crate) migrated: AtomicU64,
+    pub(crate) lost_to_worker_death: AtomicU64,
+    /// Connections accepted and not yet closed, wherever they are.
+    pub(crate) active: AtomicUsize,
+}
+
+impl Counters {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// The state of one worker as the acceptor sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WorkerState {
+    /// Its thread is running the start hook and factory; connections may already be queued.
+    Starting,
+    /// Serving.
+    Running,
+    /// Chosen by the reaper: takes no new connections and exits once it holds none.
+    Retiring,
+    /// The proxy is shutting down: finishing in-flight work.
+    Draining,
+}
+
+/// One worker in a [`Stats`] snapshot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WorkerStats {
+    /// The worker's id.
+    pub id: usize,
+    /// Its thread name.
+    pub name: String,
+    /// Connections it holds or has queued.
+    pub connections: usize,
+    /// Its state.
+    pub state: WorkerState,
+}
+
+/// A snapshot of a proxy's pool and counters, from [`ServiceProxy::stats`](crate::ServiceProxy::stats).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Live workers, in start order: the "connection distribution".
+    pub workers: Vec<WorkerStats>,
+    /// Connections accepted.
+    pub accepted: u64,
+    /// Connections open now (held by workers, queued to them, or waiting in the acceptor).
+    pub active: usize,
+    /// Accepted connections closed without being served (only at shutdown, for connections
+    /// still waiting in the acceptor).
+    pub rejected: u64,
+    /// Worker threads started (including replacements and failed starts).
+    pub spawned: u64,
+    /// Workers retired by the reaper.
+    pub retired: u64,
+    /// Workers that died (or failed to start) and were replaced.
+    pub replaced: u64,
+    /// Panics caught in connection callbacks.
+    pub panics: u64,
+    /// Worker starts that failed (factory error or panic, start-hook panic, thread spawn error).
+    pub spawn_failures: u64,
+    /// `accept` errors other than `WouldBlock` (for example `EMFILE`).
+    pub accept_errors: u64,
+    /// Connections moved off a worker whose callback blocked.
+    pub migrated: u64,
+    /// Connections that were closed because their worker thread died.
+    pub lost_to_worker_death: u64,
+}
+
+impl Stats {
+    /// Connections per worker, in worker order.
+    pub fn distribution(&self) -> Vec<usize> {
+        self.workers.iter().map(|w| w.connections).collect()
+    }
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "workers={} active={} accepted={} spawned={} retired={} replaced={} panics={}",
+            self.workers.len(),
+            self.active,
+            self.accepted,
+            self.spawned,
+            self.retired,
+            self.replaced,
+            self.panics
+        )?;
+        for w in &self.workers {
+            writeln!(f, "  {} ({:?}): {} connections", w.name, w.state, w.connections)?;
+        }
+        Ok(())
+    }
+}
