@@ -94,7 +94,7 @@ mod tests {
     fn retire_table() {
         let t0 = Instant::now();
         let now = t0 + 100 * S;
-        let idle = |index, secs_ago: u64| IdleView {
+        let idle = |index, secs_ago: u32| IdleView {
             index,
             idle_since: Some(now - secs_ago * S),
         };

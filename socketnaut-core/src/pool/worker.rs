@@ -182,7 +182,7 @@ struct EventedLoop<'a> {
 fn voluntary_switches() -> Option<i64> {
     nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_THREAD)
         .ok()
-        .map(|u| u.voluntary_context_switches() as i64)
+        .map(|u| i64::from(u.voluntary_context_switches()))
 }
 
 impl<'a> EventedLoop<'a> {
