@@ -16,12 +16,12 @@ use mio::{Events, Interest, Poll, Token};
 use crate::agent::{Connection, ProxySocketAddressInfo};
 use crate::balance::{choose, Candidate, Choice, Rules};
 use crate::builder::Config;
+use crate::error::StartError;
 use crate::pool::reap::{to_retire, Backoff, IdleView};
 use crate::pool::{self, ToAcceptor, ToWorker, Worker};
 use crate::proxy::{Lifecycle, Shared, WorkerView};
 use crate::shutdown::{WorkerOutcome, WorkerReport};
 use crate::stats::{Counters, WorkerState};
-use crate::error::StartError;
 
 const LISTENER: Token = Token(0);
 pub(crate) const ACCEPTOR_WAKER: Token = Token(1);
@@ -267,10 +267,9 @@ impl Acceptor {
                     self.accept_retry_at = Some(now + self.accept_delay);
                     self.accept_delay = (self.accept_delay * 2).min(ACCEPT_RETRY_MAX);
                     self.accept_stalled = true;
-                    if self
-                        .last_error_log
-                        .map_or(true, |t| now.saturating_duration_since(t) >= Duration::from_secs(1))
-                    {
+                    if self.last_error_log.map_or(true, |t| {
+                        now.saturating_duration_since(t) >= Duration::from_secs(1)
+                    }) {
                         self.last_error_log = Some(now);
                         log::warn!(target: PROXY, "accept failed: {e}; clients wait in the backlog, retrying");
                     }
@@ -282,7 +281,12 @@ impl Acceptor {
 
     /// Hands a connection to a worker (spawning one if the policy says so). Gives it back when no
     /// worker can take it now.
-    fn place(&mut self, mut msg: ToWorker, prefer_empty: bool, now: Instant) -> Result<(), ToWorker> {
+    fn place(
+        &mut self,
+        mut msg: ToWorker,
+        prefer_empty: bool,
+        now: Instant,
+    ) -> Result<(), ToWorker> {
         loop {
             let clock = self.shared.clock;
             let now_nanos = clock.nanos(now);
@@ -299,8 +303,10 @@ impl Acceptor {
                     Candidate {
                         conns: w.load.conns.load(Ordering::SeqCst),
                         busy: evented
-                            && ((busy_since != 0 && now_nanos.saturating_sub(busy_since) >= threshold)
-                                || (blocked_at != 0 && now_nanos.saturating_sub(blocked_at) < memory)),
+                            && ((busy_since != 0
+                                && now_nanos.saturating_sub(busy_since) >= threshold)
+                                || (blocked_at != 0
+                                    && now_nanos.saturating_sub(blocked_at) < memory)),
                         accepting: matches!(w.state, WorkerState::Starting | WorkerState::Running),
                     }
                 })
@@ -360,10 +366,11 @@ impl Acceptor {
                 self.restart.fail(now);
                 log::error!(target: PROXY, "could not start a worker: {e}");
                 if initial {
-                    self.shared.set_lifecycle(Lifecycle::Failed(StartError::WorkerFailed {
-                        worker: id,
-                        message: e.to_string(),
-                    }));
+                    self.shared
+                        .set_lifecycle(Lifecycle::Failed(StartError::WorkerFailed {
+                            worker: id,
+                            message: e.to_string(),
+                        }));
                 }
                 None
             }
@@ -417,11 +424,9 @@ impl Acceptor {
 
     fn update_readiness(&mut self) {
         let initial: Vec<&Worker> = self.workers.iter().filter(|w| w.initial).collect();
-        let failed = initial.iter().find_map(|w| {
-            w.start_failure
-                .as_ref()
-                .map(|m| (w.id, m.clone()))
-        });
+        let failed = initial
+            .iter()
+            .find_map(|w| w.start_failure.as_ref().map(|m| (w.id, m.clone())));
         let state = if self.live_running() >= self.config.min_workers {
             Readiness::Ready
         } else if failed.is_some() {
@@ -439,7 +444,10 @@ impl Acceptor {
             Readiness::Failed => {
                 let (worker, message) = failed.expect("checked");
                 self.shared
-                    .set_lifecycle(Lifecycle::Failed(StartError::WorkerFailed { worker, message }));
+                    .set_lifecycle(Lifecycle::Failed(StartError::WorkerFailed {
+                        worker,
+                        message,
+                    }));
             }
             Readiness::Starting => {}
         }
@@ -470,7 +478,10 @@ impl Acceptor {
         let held = worker.load.conns.load(Ordering::SeqCst);
         let lost = held.saturating_sub(queued_conns);
         if lost > 0 {
-            self.shared.counters.active.fetch_sub(lost, Ordering::SeqCst);
+            self.shared
+                .counters
+                .active
+                .fetch_sub(lost, Ordering::SeqCst);
             Counters::add(&self.shared.counters.lost_to_worker_death, lost as u64);
             log::error!(target: PROXY, "{}: {lost} connections closed with the worker", worker.name);
         }
@@ -546,7 +557,13 @@ impl Acceptor {
             })
             .collect();
         let live = self.live();
-        for index in to_retire(&views, live, self.config.min_workers, now, self.config.idle_timeout) {
+        for index in to_retire(
+            &views,
+            live,
+            self.config.min_workers,
+            now,
+            self.config.idle_timeout,
+        ) {
             let worker = &mut self.workers[index];
             worker.state = WorkerState::Retiring;
             self.views_dirty = true;
@@ -567,7 +584,10 @@ impl Acceptor {
         let waiting = self.pending.len();
         if waiting > 0 {
             self.pending.clear();
-            self.shared.counters.active.fetch_sub(waiting, Ordering::SeqCst);
+            self.shared
+                .counters
+                .active
+                .fetch_sub(waiting, Ordering::SeqCst);
             Counters::add(&self.shared.counters.rejected, waiting as u64);
             log::warn!(target: PROXY, "closed {waiting} connections that were waiting for a worker");
         }

@@ -122,9 +122,15 @@ fn rotate_min(
     best
 }
 
-fn first_from(workers: &[Candidate], start: usize, ok: impl Fn(&Candidate) -> bool) -> Option<usize> {
+fn first_from(
+    workers: &[Candidate],
+    start: usize,
+    ok: impl Fn(&Candidate) -> bool,
+) -> Option<usize> {
     let n = workers.len();
-    (0..n).map(|step| (start + step) % n).find(|&idx| ok(&workers[idx]))
+    (0..n)
+        .map(|step| (start + step) % n)
+        .find(|&idx| ok(&workers[idx]))
 }
 
 #[cfg(test)]
@@ -175,31 +181,167 @@ mod tests {
         use Choice::*;
         let rows: &[(&str, Balance, Vec<Candidate>, usize, Rules, Choice)] = &[
             ("empty pool spawns", LeastConnections, vec![], 0, EV, Spawn),
-            ("empty pool at max is full", LeastConnections, vec![], 0, EV_FULL, Full),
-            ("least connections wins", LeastConnections, vec![w(3), w(1), w(2)], 0, EV, Worker(1)),
-            ("busy least-loaded is skipped", LeastConnections, vec![busy(0), w(4)], 0, EV, Worker(1)),
-            ("all busy spawns", LeastConnections, vec![busy(0), busy(1)], 0, EV, Spawn),
-            ("all busy at max: least of all", LeastConnections, vec![busy(2), busy(1)], 0, EV_FULL, Worker(1)),
-            ("below spread, loaded worker spawns", LeastConnections, vec![w(1)], 0, EV, Spawn),
-            ("below spread, empty worker is used", LeastConnections, vec![w(0)], 0, EV, Worker(0)),
-            ("at spread, no spawn", LeastConnections, vec![w(5), w(5)], 0, EV, Worker(0)),
-            ("retiring workers are skipped", LeastConnections, vec![gone(0), w(3), w(3)], 0, EV, Worker(1)),
-            ("nothing accepting at max", LeastConnections, vec![gone(0)], 0, EV_FULL, Full),
-            ("migrant prefers an empty worker", LeastConnections, vec![w(1), w(0), w(2)], 0,
-                Rules { prefer_empty: true, ..EV }, Worker(1)),
-            ("migrant spawns rather than share", LeastConnections, vec![w(1), w(1)], 0,
-                Rules { prefer_empty: true, ..EV }, Spawn),
-            ("migrant at max shares", LeastConnections, vec![w(2), w(1)], 0,
-                Rules { prefer_empty: true, ..EV_FULL }, Worker(1)),
-            ("blocking takes only empty workers", LeastConnections, vec![w(1), w(0)], 0, BL, Worker(1)),
-            ("blocking all occupied spawns", LeastConnections, vec![w(1), w(1)], 0, BL, Spawn),
-            ("blocking all occupied at max is full", LeastConnections, vec![w(1)], 0, BL_FULL, Full),
-            ("round robin ignores load", RoundRobin, vec![w(0), w(9)], 1, EV, Worker(1)),
-            ("round robin wraps", RoundRobin, vec![w(0), w(9)], 2, EV, Worker(0)),
+            (
+                "empty pool at max is full",
+                LeastConnections,
+                vec![],
+                0,
+                EV_FULL,
+                Full,
+            ),
+            (
+                "least connections wins",
+                LeastConnections,
+                vec![w(3), w(1), w(2)],
+                0,
+                EV,
+                Worker(1),
+            ),
+            (
+                "busy least-loaded is skipped",
+                LeastConnections,
+                vec![busy(0), w(4)],
+                0,
+                EV,
+                Worker(1),
+            ),
+            (
+                "all busy spawns",
+                LeastConnections,
+                vec![busy(0), busy(1)],
+                0,
+                EV,
+                Spawn,
+            ),
+            (
+                "all busy at max: least of all",
+                LeastConnections,
+                vec![busy(2), busy(1)],
+                0,
+                EV_FULL,
+                Worker(1),
+            ),
+            (
+                "below spread, loaded worker spawns",
+                LeastConnections,
+                vec![w(1)],
+                0,
+                EV,
+                Spawn,
+            ),
+            (
+                "below spread, empty worker is used",
+                LeastConnections,
+                vec![w(0)],
+                0,
+                EV,
+                Worker(0),
+            ),
+            (
+                "at spread, no spawn",
+                LeastConnections,
+                vec![w(5), w(5)],
+                0,
+                EV,
+                Worker(0),
+            ),
+            (
+                "retiring workers are skipped",
+                LeastConnections,
+                vec![gone(0), w(3), w(3)],
+                0,
+                EV,
+                Worker(1),
+            ),
+            (
+                "nothing accepting at max",
+                LeastConnections,
+                vec![gone(0)],
+                0,
+                EV_FULL,
+                Full,
+            ),
+            (
+                "migrant prefers an empty worker",
+                LeastConnections,
+                vec![w(1), w(0), w(2)],
+                0,
+                Rules {
+                    prefer_empty: true,
+                    ..EV
+                },
+                Worker(1),
+            ),
+            (
+                "migrant spawns rather than share",
+                LeastConnections,
+                vec![w(1), w(1)],
+                0,
+                Rules {
+                    prefer_empty: true,
+                    ..EV
+                },
+                Spawn,
+            ),
+            (
+                "migrant at max shares",
+                LeastConnections,
+                vec![w(2), w(1)],
+                0,
+                Rules {
+                    prefer_empty: true,
+                    ..EV_FULL
+                },
+                Worker(1),
+            ),
+            (
+                "blocking takes only empty workers",
+                LeastConnections,
+                vec![w(1), w(0)],
+                0,
+                BL,
+                Worker(1),
+            ),
+            (
+                "blocking all occupied spawns",
+                LeastConnections,
+                vec![w(1), w(1)],
+                0,
+                BL,
+                Spawn,
+            ),
+            (
+                "blocking all occupied at max is full",
+                LeastConnections,
+                vec![w(1)],
+                0,
+                BL_FULL,
+                Full,
+            ),
+            (
+                "round robin ignores load",
+                RoundRobin,
+                vec![w(0), w(9)],
+                1,
+                EV,
+                Worker(1),
+            ),
+            (
+                "round robin wraps",
+                RoundRobin,
+                vec![w(0), w(9)],
+                2,
+                EV,
+                Worker(0),
+            ),
         ];
         for (name, policy, workers, start, rules, want) in rows {
             let mut cursor = *start;
-            assert_eq!(choose(*policy, workers, &mut cursor, *rules), *want, "{name}");
+            assert_eq!(
+                choose(*policy, workers, &mut cursor, *rules),
+                *want,
+                "{name}"
+            );
         }
     }
 

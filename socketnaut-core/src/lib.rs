@@ -56,7 +56,9 @@ mod stats;
 
 pub use agent::{Connection, Family, ProxySocketAddressInfo, ServiceAgent, SocketAddressInfo};
 pub use balance::Balance;
-pub use builder::{ServiceProxyBuilder, DEFAULT_BACKLOG, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_WORKERS};
+pub use builder::{
+    ServiceProxyBuilder, DEFAULT_BACKLOG, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_WORKERS,
+};
 pub use error::{BuildError, StartError};
 pub use proxy::ServiceProxy;
 pub use server::{BlockingServer, ConnContext, ConnEvent, EventedConnection, EventedServer, Step};

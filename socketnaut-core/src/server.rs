@@ -58,7 +58,11 @@ pub trait EventedServer {
     /// # Panics
     ///
     /// A panic is caught and costs this connection only.
-    fn open(&mut self, conn: Connection, agent: &ServiceAgent) -> io::Result<Box<dyn EventedConnection>>;
+    fn open(
+        &mut self,
+        conn: Connection,
+        agent: &ServiceAgent,
+    ) -> io::Result<Box<dyn EventedConnection>>;
 
     /// Called once after each batch of events, for per-worker housekeeping (refreshing a cached
     /// clock string, flushing metrics). Default: nothing.

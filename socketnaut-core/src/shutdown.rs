@@ -50,7 +50,11 @@ pub(crate) fn watch_signals(
         .spawn(move || {
             // `forever` ends when the proxy closes the handle after it has stopped.
             for signal in signals.forever() {
-                let name = if signal == SIGTERM { "SIGTERM" } else { "SIGINT" };
+                let name = if signal == SIGTERM {
+                    "SIGTERM"
+                } else {
+                    "SIGINT"
+                };
                 log::info!(target: "socketnaut::proxy", "{name}: draining (deadline {drain:?})");
                 shared.notify(ToAcceptor::Shutdown {
                     deadline: Instant::now() + drain,

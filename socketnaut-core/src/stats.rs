@@ -111,7 +111,11 @@ impl fmt::Display for Stats {
             self.panics
         )?;
         for w in &self.workers {
-            writeln!(f, "  {} ({:?}): {} connections", w.name, w.state, w.connections)?;
+            writeln!(
+                f,
+                "  {} ({:?}): {} connections",
+                w.name, w.state, w.connections
+            )?;
         }
         Ok(())
     }

@@ -37,7 +37,11 @@ fn blocking_echo_and_address_info() {
     let info = c.ask("info").unwrap();
     let parts: Vec<&str> = info.split(' ').collect();
     assert_eq!(parts[0], c.local_addr().to_string(), "remote is the client");
-    assert_eq!(parts[1], proxy.local_addr().to_string(), "local is the proxy");
+    assert_eq!(
+        parts[1],
+        proxy.local_addr().to_string(),
+        "local is the proxy"
+    );
     let stats = proxy.stats();
     assert_eq!(stats.accepted, 1);
     assert_eq!(stats.workers.len(), 2);
@@ -80,8 +84,15 @@ fn address_info_on_an_unspecified_bind_and_ipv6() {
 fn validation_errors_are_typed() {
     let e = blocking().worker_count(0).build().unwrap_err();
     assert!(matches!(e, BuildError::WorkerCountTooSmall), "{e}");
-    let e = blocking().min_workers(4).max_workers(2).build().unwrap_err();
-    assert_eq!(e.to_string(), "min_workers (4) must not be greater than max_workers (2)");
+    let e = blocking()
+        .min_workers(4)
+        .max_workers(2)
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "min_workers (4) must not be greater than max_workers (2)"
+    );
 }
 
 #[test]
@@ -95,13 +106,19 @@ fn pool_grows_to_max_and_not_beyond_then_falls_back_to_min() {
         .expect("build");
     proxy.ready().expect("ready");
     // Six concurrent connections on a blocking pool of at most four.
-    let mut clients: Vec<Client> = (0..6).map(|_| Client::connect(proxy.local_addr())).collect();
+    let mut clients: Vec<Client> = (0..6)
+        .map(|_| Client::connect(proxy.local_addr()))
+        .collect();
     for c in clients.iter_mut().take(4) {
         assert_eq!(c.ask("echo x").unwrap(), "x");
     }
     // Four are served; one more waits in the acceptor for a free worker and the last in the
     // kernel backlog (the acceptor stops accepting while one waits).
-    assert!(wait_for(LONG, || proxy.stats().active == 5), "{}", proxy.stats());
+    assert!(
+        wait_for(LONG, || proxy.stats().active == 5),
+        "{}",
+        proxy.stats()
+    );
     let stats = proxy.stats();
     assert_eq!(stats.workers.len(), 4, "{stats}");
     drop(clients.drain(..2));
@@ -122,7 +139,11 @@ fn pool_grows_to_max_and_not_beyond_then_falls_back_to_min() {
 
 #[test]
 fn min_zero_is_ready_at_once_and_spawns_on_demand() {
-    let proxy = evented().min_workers(0).max_workers(3).build().expect("build");
+    let proxy = evented()
+        .min_workers(0)
+        .max_workers(3)
+        .build()
+        .expect("build");
     proxy.ready().expect("ready with no worker");
     proxy.ready().expect("level-triggered: ready again");
     assert_eq!(proxy.stats().workers.len(), 0);
@@ -143,7 +164,11 @@ fn ties_rotate_over_workers() {
         drop(c);
         assert!(wait_for(LONG, || proxy.stats().active == 0));
     }
-    assert_eq!(seen[0..3].iter().collect::<HashSet<_>>().len(), 3, "{seen:?}");
+    assert_eq!(
+        seen[0..3].iter().collect::<HashSet<_>>().len(),
+        3,
+        "{seen:?}"
+    );
     assert_eq!(seen[0..3], seen[3..6], "rotation repeats: {seen:?}");
 }
 
@@ -151,7 +176,9 @@ fn ties_rotate_over_workers() {
 fn least_connections_spreads_evented_connections() {
     let proxy = evented().worker_count(3).build().expect("build");
     proxy.ready().expect("ready");
-    let mut clients: Vec<Client> = (0..9).map(|_| Client::connect(proxy.local_addr())).collect();
+    let mut clients: Vec<Client> = (0..9)
+        .map(|_| Client::connect(proxy.local_addr()))
+        .collect();
     for c in &mut clients {
         c.ask("echo x").unwrap();
     }
@@ -189,19 +216,31 @@ fn a_worker_that_dies_is_replaced() {
     proxy.ready().expect("ready");
     let mut victim = Client::connect(proxy.local_addr());
     let dead_worker = victim.ask("worker").unwrap();
-    assert_eq!(victim.ask("die").unwrap(), "?", "answered, then the worker dies");
+    assert_eq!(
+        victim.ask("die").unwrap(),
+        "?",
+        "answered, then the worker dies"
+    );
     assert!(victim.is_closed());
     assert!(
         wait_for(LONG, || {
             let s = proxy.stats();
-            s.replaced == 1 && s.workers.iter().filter(|w| w.state == WorkerState::Running).count() == 2
+            s.replaced == 1
+                && s.workers
+                    .iter()
+                    .filter(|w| w.state == WorkerState::Running)
+                    .count()
+                    == 2
         }),
         "{}",
         proxy.stats()
     );
     let stats = proxy.stats();
     assert_eq!(stats.lost_to_worker_death, 1, "{stats}");
-    assert!(stats.workers.iter().all(|w| w.id.to_string() != dead_worker));
+    assert!(stats
+        .workers
+        .iter()
+        .all(|w| w.id.to_string() != dead_worker));
     assert_eq!(stats.active, 0);
     for _ in 0..4 {
         let mut c = Client::connect(proxy.local_addr());
@@ -217,10 +256,17 @@ fn a_failing_factory_fails_ready_without_a_hot_loop() {
         .bind("127.0.0.1:0")
         .worker_count(2)
         .restart_backoff(Duration::from_millis(50), Duration::from_secs(5))
-        .blocking(move |_| -> std::io::Result<fn(socketnaut_core::Connection, &socketnaut_core::ServiceAgent) -> std::io::Result<()>> {
-            counted.fetch_add(1, Ordering::SeqCst);
-            Err(std::io::Error::other("database unreachable"))
-        })
+        .blocking(
+            move |_| -> std::io::Result<
+                fn(
+                    socketnaut_core::Connection,
+                    &socketnaut_core::ServiceAgent,
+                ) -> std::io::Result<()>,
+            > {
+                counted.fetch_add(1, Ordering::SeqCst);
+                Err(std::io::Error::other("database unreachable"))
+            },
+        )
         .build()
         .expect("build");
     let err = proxy.ready().unwrap_err();
@@ -304,7 +350,7 @@ fn max_connections_holds_clients_in_the_backlog_and_serves_them_all() {
             thread::spawn(move || {
                 barrier.wait();
                 let mut c = Client::connect(addr);
-                assert_eq!(c.ask(&format!("sleep 30")).unwrap(), "slept");
+                assert_eq!(c.ask("sleep 30").unwrap(), "slept");
                 assert_eq!(c.ask(&format!("echo {i}")).unwrap(), i.to_string());
                 served.fetch_add(1, Ordering::SeqCst);
             })
@@ -330,20 +376,31 @@ fn shutdown_with_idle_keepalive_clients_returns_within_its_deadline() {
         blocking().worker_count(2).build().expect("build"),
     ] {
         proxy.ready().expect("ready");
-        let mut clients: Vec<Client> = (0..2).map(|_| Client::connect(proxy.local_addr())).collect();
+        let mut clients: Vec<Client> = (0..2)
+            .map(|_| Client::connect(proxy.local_addr()))
+            .collect();
         for c in &mut clients {
             c.ask("echo hi").unwrap();
         }
         let started = Instant::now();
         let reports = proxy.shutdown(Duration::from_millis(300));
         let took = started.elapsed();
-        assert!(took < Duration::from_millis(300) + Duration::from_millis(900), "{took:?}");
+        assert!(
+            took < Duration::from_millis(300) + Duration::from_millis(900),
+            "{took:?}"
+        );
         assert_eq!(reports.len(), 2);
-        assert!(reports.iter().all(|r| r.outcome == WorkerOutcome::Clean), "{reports:?}");
+        assert!(
+            reports.iter().all(|r| r.outcome == WorkerOutcome::Clean),
+            "{reports:?}"
+        );
         for c in &mut clients {
             assert!(c.is_closed());
         }
-        assert!(TcpStream::connect(proxy.local_addr()).is_err(), "listener closed");
+        assert!(
+            TcpStream::connect(proxy.local_addr()).is_err(),
+            "listener closed"
+        );
         assert_eq!(proxy.ready(), Err(StartError::ShutDown));
     }
 }
@@ -357,11 +414,22 @@ fn evented_drain_closes_idle_connections_at_once_and_finishes_in_flight_work() {
     let mut busy = Client::connect(proxy.local_addr());
     busy.ask("echo hi").unwrap();
     busy.send("sleep 300").unwrap();
-    assert!(wait_for(LONG, || proxy.stats().workers.iter().any(|_| true)));
+    assert!(wait_for(LONG, || proxy
+        .stats()
+        .workers
+        .iter()
+        .any(|_| true)));
     let started = Instant::now();
     let reports = proxy.shutdown(Duration::from_secs(5));
-    assert!(started.elapsed() < Duration::from_secs(4), "did not wait for the deadline");
-    assert_eq!(busy.read_line().unwrap(), "slept", "in-flight work finished");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "did not wait for the deadline"
+    );
+    assert_eq!(
+        busy.read_line().unwrap(),
+        "slept",
+        "in-flight work finished"
+    );
     assert!(idle.is_closed());
     assert_eq!(reports.len(), 2);
 }
@@ -380,14 +448,24 @@ fn several_proxies_per_process() {
 
 #[test]
 fn connections_move_off_a_worker_whose_callback_blocks() {
-    let proxy = evented().min_workers(1).max_workers(8).build().expect("build");
+    let proxy = evented()
+        .min_workers(1)
+        .max_workers(8)
+        .build()
+        .expect("build");
     proxy.ready().expect("ready");
-    let mut clients: Vec<Client> = (0..4).map(|_| Client::connect(proxy.local_addr())).collect();
+    let mut clients: Vec<Client> = (0..4)
+        .map(|_| Client::connect(proxy.local_addr()))
+        .collect();
     for c in &mut clients {
         c.ask("echo x").unwrap();
     }
     let spread = proxy.stats().workers.len();
-    assert!(spread <= 2, "a fast load stays on one worker per core: {}", proxy.stats());
+    assert!(
+        spread <= 2,
+        "a fast load stays on one worker per core: {}",
+        proxy.stats()
+    );
     // Blocking calls: a worker whose callback blocks hands its other connections to the
     // acceptor, which gives each an empty worker, so they end up blocking in parallel.
     for c in &mut clients {
@@ -397,7 +475,10 @@ fn connections_move_off_a_worker_whose_callback_blocks() {
         assert_eq!(c.read_line().unwrap(), "slept");
     }
     assert!(proxy.stats().migrated >= 2, "{}", proxy.stats());
-    let workers: HashSet<String> = clients.iter_mut().map(|c| c.ask("worker").unwrap()).collect();
+    let workers: HashSet<String> = clients
+        .iter_mut()
+        .map(|c| c.ask("worker").unwrap())
+        .collect();
     assert_eq!(workers.len(), 4, "one connection per worker: {workers:?}");
     for c in &mut clients {
         c.send("sleep 200").unwrap();
@@ -406,14 +487,24 @@ fn connections_move_off_a_worker_whose_callback_blocks() {
     for c in &mut clients {
         assert_eq!(c.read_line().unwrap(), "slept");
     }
-    assert!(started.elapsed() < Duration::from_millis(790), "ran in parallel: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(790),
+        "ran in parallel: {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
 fn cpu_bound_callbacks_do_not_migrate() {
-    let proxy = evented().min_workers(1).max_workers(8).build().expect("build");
+    let proxy = evented()
+        .min_workers(1)
+        .max_workers(8)
+        .build()
+        .expect("build");
     proxy.ready().expect("ready");
-    let mut clients: Vec<Client> = (0..3).map(|_| Client::connect(proxy.local_addr())).collect();
+    let mut clients: Vec<Client> = (0..3)
+        .map(|_| Client::connect(proxy.local_addr()))
+        .collect();
     for c in &mut clients {
         assert_eq!(c.ask("spin 20").unwrap(), "spun");
     }

@@ -104,12 +104,36 @@ mod tests {
         };
         let rows: Vec<(&str, Vec<IdleView>, usize, usize, Vec<usize>)> = vec![
             ("nothing idle", vec![busy(0), busy(1)], 2, 0, vec![]),
-            ("idle long enough", vec![idle(0, 20), busy(1)], 2, 0, vec![0]),
+            (
+                "idle long enough",
+                vec![idle(0, 20), busy(1)],
+                2,
+                0,
+                vec![0],
+            ),
             ("idle too briefly", vec![idle(0, 5), busy(1)], 2, 0, vec![]),
-            ("exactly the threshold retires", vec![idle(0, 10)], 1, 0, vec![0]),
-            ("never below min", vec![idle(0, 20), idle(1, 30)], 2, 1, vec![1]),
+            (
+                "exactly the threshold retires",
+                vec![idle(0, 10)],
+                1,
+                0,
+                vec![0],
+            ),
+            (
+                "never below min",
+                vec![idle(0, 20), idle(1, 30)],
+                2,
+                1,
+                vec![1],
+            ),
             ("at min retires none", vec![idle(0, 20)], 1, 1, vec![]),
-            ("longest idle first", vec![idle(0, 11), idle(1, 50), idle(2, 30)], 3, 1, vec![1, 2]),
+            (
+                "longest idle first",
+                vec![idle(0, 11), idle(1, 50), idle(2, 30)],
+                3,
+                1,
+                vec![1, 2],
+            ),
         ];
         for (name, workers, live, min, want) in rows {
             assert_eq!(to_retire(&workers, live, min, now, 10 * S), want, "{name}");
@@ -130,11 +154,18 @@ mod tests {
         let t2 = t1 + Duration::from_millis(200);
         b.fail(t2);
         b.fail(t2);
-        assert_eq!(b.wait_until(t2), Some(t2 + Duration::from_millis(400)), "capped");
+        assert_eq!(
+            b.wait_until(t2),
+            Some(t2 + Duration::from_millis(400)),
+            "capped"
+        );
         b.settle(t2 + Duration::from_millis(799));
         assert!(b.wait_until(t2).is_some(), "too soon to forget");
         b.settle(t2 + Duration::from_millis(800));
         b.fail(t2 + S);
-        assert_eq!(b.wait_until(t2 + S), Some(t2 + S + Duration::from_millis(100)));
+        assert_eq!(
+            b.wait_until(t2 + S),
+            Some(t2 + S + Duration::from_millis(100))
+        );
     }
 }

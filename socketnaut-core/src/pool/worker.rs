@@ -1,8 +1,8 @@
 //! The worker thread: start hook, factory, then the blocking or the evented serving loop, with
 //! panics caught per connection and the exit reported from a drop guard.
 
-use std::collections::{BinaryHeap, HashMap};
 use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
@@ -16,7 +16,9 @@ use super::{ToAcceptor, ToWorker, WORKER_WAKER};
 use crate::agent::{Connection, ServiceAgent};
 use crate::builder::{Config, Factory};
 use crate::error::panic_message;
-use crate::server::{BlockingServer, ConnContext, ConnEvent, EventedConnection, EventedServer, Step};
+use crate::server::{
+    BlockingServer, ConnContext, ConnEvent, EventedConnection, EventedServer, Step,
+};
 use crate::stats::Counters;
 
 const AGENT: &str = "socketnaut::agent";
@@ -114,7 +116,11 @@ fn connection_closed(agent: &ServiceAgent, n: usize) {
     shared.wake_if_waiting();
 }
 
-fn blocking_loop(mut server: Box<dyn BlockingServer>, agent: &ServiceAgent, rx: &Receiver<ToWorker>) {
+fn blocking_loop(
+    mut server: Box<dyn BlockingServer>,
+    agent: &ServiceAgent,
+    rx: &Receiver<ToWorker>,
+) {
     while let Ok(msg) = rx.recv() {
         match msg {
             ToWorker::Conn(conn) => serve_one(&mut *server, conn, agent),
@@ -173,16 +179,16 @@ struct EventedLoop<'a> {
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
     /// Voluntary context switches of this thread right after the last poll returned, to tell a
     /// callback that blocked (slept, waited on I/O) from one that computed or was preempted.
-    switches_baseline: Option<i64>,
+    switches_baseline: Option<std::ffi::c_long>,
     retiring: bool,
     draining: bool,
     forced: bool,
 }
 
-fn voluntary_switches() -> Option<i64> {
+fn voluntary_switches() -> Option<std::ffi::c_long> {
     nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_THREAD)
         .ok()
-        .map(|u| i64::from(u.voluntary_context_switches()))
+        .map(|u| u.voluntary_context_switches())
 }
 
 impl<'a> EventedLoop<'a> {
@@ -339,7 +345,10 @@ impl<'a> EventedLoop<'a> {
         let clock = &self.agent.shared.clock;
         let start = Instant::now();
         // Relaxed: a load hint for the acceptor's choices; staleness only affects balance.
-        self.agent.load.busy_since.store(clock.nanos(start), Ordering::Relaxed);
+        self.agent
+            .load
+            .busy_since
+            .store(clock.nanos(start), Ordering::Relaxed);
         let mut cx = ConnContext {
             now: start,
             agent: self.agent,
@@ -378,7 +387,10 @@ impl<'a> EventedLoop<'a> {
         }
         self.switches_baseline = Some(now);
         let clock = &self.agent.shared.clock;
-        self.agent.load.blocked_at.store(clock.nanos(end), Ordering::Relaxed);
+        self.agent
+            .load
+            .blocked_at
+            .store(clock.nanos(end), Ordering::Relaxed);
         if self.retiring || self.draining {
             return;
         }
@@ -395,7 +407,10 @@ impl<'a> EventedLoop<'a> {
             moving.push(entry.conn);
         }
         log::debug!(target: AGENT, "{}: a callback blocked; moving {} connections to other workers", self.agent.name, moving.len());
-        self.agent.load.conns.fetch_sub(moving.len(), Ordering::Relaxed);
+        self.agent
+            .load
+            .conns
+            .fetch_sub(moving.len(), Ordering::Relaxed);
         self.agent.shared.notify(ToAcceptor::Shed {
             id: self.agent.worker_id,
             conns: moving,

@@ -72,7 +72,11 @@ impl LineServer {
 }
 
 impl EventedServer for LineServer {
-    fn open(&mut self, conn: Connection, _agent: &ServiceAgent) -> io::Result<Box<dyn EventedConnection>> {
+    fn open(
+        &mut self,
+        conn: Connection,
+        _agent: &ServiceAgent,
+    ) -> io::Result<Box<dyn EventedConnection>> {
         let info = conn.info();
         let (stream, _) = conn.into_parts();
         Ok(Box::new(LineConn {
@@ -136,7 +140,8 @@ impl EventedConnection for LineConn {
                 self.die.store(true, Ordering::Relaxed);
             }
             let reply = answer(&line, &self.info, cx.agent()).unwrap_or_else(|| "?".to_owned());
-            self.outbuf.extend_from_slice(format!("{reply}\n").as_bytes());
+            self.outbuf
+                .extend_from_slice(format!("{reply}\n").as_bytes());
         }
         while !self.outbuf.is_empty() {
             match self.socket.write(&self.outbuf) {
@@ -226,5 +231,11 @@ pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
             return false;
         }
         std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+impl Client {
+    pub fn set_read_timeout(&mut self, t: Duration) {
+        self.writer.set_read_timeout(Some(t)).expect("timeout");
     }
 }
