@@ -179,7 +179,8 @@ mod tests {
     fn table() {
         use Balance::*;
         use Choice::*;
-        let rows: &[(&str, Balance, Vec<Candidate>, usize, Rules, Choice)] = &[
+        type Row = (&'static str, Balance, Vec<Candidate>, usize, Rules, Choice);
+        let rows: &[Row] = &[
             ("empty pool spawns", LeastConnections, vec![], 0, EV, Spawn),
             (
                 "empty pool at max is full",

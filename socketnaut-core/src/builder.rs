@@ -436,16 +436,23 @@ mod tests {
         ));
     }
 
+    fn valid(result: Result<(Config, Source, i32, bool), BuildError>) -> Config {
+        match result {
+            Ok((config, ..)) => config,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
     #[test]
     fn worker_count_sets_both_and_defaults_are_bounded() {
-        let (c, ..) = base().worker_count(5).validate().ok().expect("valid");
+        let c = valid(base().worker_count(5).validate());
         assert_eq!((c.min_workers, c.max_workers), (5, 5));
-        let (c, ..) = base().validate().ok().expect("valid");
+        let c = valid(base().validate());
         assert_eq!(c.max_workers, DEFAULT_MAX_WORKERS);
         assert!(c.min_workers >= 1 && c.min_workers <= c.max_workers);
         assert!(c.max_connections >= 1 && c.max_connections <= DEFAULT_MAX_CONNECTIONS);
         // An explicit small maximum pulls the default minimum down instead of failing.
-        let (c, ..) = base().max_workers(1).validate().ok().expect("valid");
+        let c = valid(base().max_workers(1).validate());
         assert_eq!((c.min_workers, c.max_workers), (1, 1));
     }
 
@@ -455,8 +462,7 @@ mod tests {
             .bind("256.0.0.1:0")
             .blocking(|_| Ok(|_c: crate::Connection, _: &ServiceAgent| Ok(())))
             .build()
-            .err()
-            .expect("must fail");
+            .expect_err("must fail");
         assert!(matches!(err, BuildError::Io(_)), "{err}");
     }
 }

@@ -102,7 +102,8 @@ mod tests {
             index,
             idle_since: None,
         };
-        let rows: Vec<(&str, Vec<IdleView>, usize, usize, Vec<usize>)> = vec![
+        type Row = (&'static str, Vec<IdleView>, usize, usize, Vec<usize>);
+        let rows: Vec<Row> = vec![
             ("nothing idle", vec![busy(0), busy(1)], 2, 0, vec![]),
             (
                 "idle long enough",
