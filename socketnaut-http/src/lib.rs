@@ -1,1 +1,245 @@
-//! x
+//! socketnaut-http: a strict HTTP/1.1 server for synchronous handlers, running on
+//! socketnaut-core's evented workers.
+//!
+//! Each worker multiplexes its connections on its own mio loop; a handler that blocks makes the
+//! worker hand its other connections to workers that are free (see socketnaut-core), so
+//! blocking handlers scale without a second pool and fast handlers keep the few-threads path.
+//!
+//! # Examples
+//!
+//! ```
+//! use socketnaut_http::{Http, Request, Response};
+//!
+//! let proxy = Http::new(|req: Request| Response::new(format!("you asked for {}", req.uri()).into()))
+//!     .proxy()
+//!     .bind("127.0.0.1:0")
+//!     .build()?;
+//! proxy.ready()?;
+//! # use std::io::{Read, Write};
+//! # let mut c = std::net::TcpStream::connect(proxy.local_addr())?;
+//! # c.write_all(b"GET /hi HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+//! # let mut s = String::new();
+//! # c.read_to_string(&mut s)?;
+//! # assert!(s.ends_with("you asked for /hi"));
+//! proxy.shutdown(std::time::Duration::from_secs(5));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod body;
+mod buf;
+mod conn;
+mod error;
+mod handler;
+mod parse;
+mod response;
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use socketnaut_core::{
+    Connection, EventedConnection, EventedServer, ServiceAgent, ServiceProxy, ServiceProxyBuilder,
+};
+
+pub use body::{Body, Trailers};
+pub use handler::{Handler, Request, RequestExt, Response};
+
+/// Size and count limits on requests. Each has a default fit for public traffic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Longest request line (method, target, version), else 414. Default is 8 KiB.
+    pub max_request_line: usize,
+    /// Largest request head (request line and header fields), else 431. Default is 16 KiB.
+    pub max_head: usize,
+    /// Most header fields, else 431. Default is 100.
+    pub max_headers: usize,
+    /// Largest request body, else 413. Default is 1 MiB.
+    pub max_body: usize,
+    /// Chunk extensions and trailers together, per request, else 400 (extensions) or 431
+    /// (trailers). Default is 16 KiB.
+    pub max_chunk_metadata: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_request_line: 8 * 1024,
+            max_head: 16 * 1024,
+            max_headers: 100,
+            max_body: 1024 * 1024,
+            max_chunk_metadata: 16 * 1024,
+        }
+    }
+}
+
+/// Timeouts; on expiry the connection is closed (with 408 when a request was partly read).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Timeouts {
+    /// An absolute deadline for a whole request head, counted from when the connection began
+    /// waiting for it (accept, or the previous response); bytes dribbling in do not extend it.
+    /// Default is 10 s.
+    pub header: Duration,
+    /// How long a keep-alive connection may sit with no request started. Default is 5 s.
+    pub idle: Duration,
+    /// How long a request body may make no progress. Default is 30 s.
+    pub body: Duration,
+    /// How long a response may make no progress into the socket. Default is 30 s.
+    pub write: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            header: Duration::from_secs(10),
+            idle: Duration::from_secs(5),
+            body: Duration::from_secs(30),
+            write: Duration::from_secs(30),
+        }
+    }
+}
+
+pub(crate) struct ServerShared {
+    pub(crate) handler: Box<dyn Handler>,
+    pub(crate) limits: Limits,
+    pub(crate) timeouts: Timeouts,
+}
+
+/// An HTTP/1.1 service: a handler plus its limits and timeouts. Turn it into a worker factory
+/// with [`factory`](Self::factory), or into a proxy builder with [`proxy`](Self::proxy).
+pub struct Http {
+    shared: ServerShared,
+}
+
+impl fmt::Debug for Http {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Http")
+            .field("limits", &self.shared.limits)
+            .field("timeouts", &self.shared.timeouts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Http {
+    /// A service answering every request with `handler`, with default limits and timeouts.
+    pub fn new<H: Handler>(handler: H) -> Http {
+        Http {
+            shared: ServerShared {
+                handler: Box::new(handler),
+                limits: Limits::default(),
+                timeouts: Timeouts::default(),
+            },
+        }
+    }
+
+    /// Replaces all limits. See [`Limits`] for the defaults.
+    pub fn limits(mut self, limits: Limits) -> Http {
+        self.shared.limits = limits;
+        self
+    }
+
+    /// Longest request line. Default is 8 KiB.
+    pub fn max_request_line(mut self, bytes: usize) -> Http {
+        self.shared.limits.max_request_line = bytes;
+        self
+    }
+
+    /// Largest request head. Default is 16 KiB.
+    pub fn max_head(mut self, bytes: usize) -> Http {
+        self.shared.limits.max_head = bytes;
+        self
+    }
+
+    /// Most header fields. Default is 100.
+    pub fn max_headers(mut self, n: usize) -> Http {
+        self.shared.limits.max_headers = n;
+        self
+    }
+
+    /// Largest request body. Default is 1 MiB.
+    pub fn max_body(mut self, bytes: usize) -> Http {
+        self.shared.limits.max_body = bytes;
+        self
+    }
+
+    /// Replaces all timeouts. See [`Timeouts`] for the defaults.
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Http {
+        self.shared.timeouts = timeouts;
+        self
+    }
+
+    /// Absolute request head deadline. Default is 10 s.
+    pub fn header_timeout(mut self, t: Duration) -> Http {
+        self.shared.timeouts.header = t;
+        self
+    }
+
+    /// Keep-alive idle timeout. Default is 5 s.
+    pub fn idle_timeout(mut self, t: Duration) -> Http {
+        self.shared.timeouts.idle = t;
+        self
+    }
+
+    /// Request body progress timeout. Default is 30 s.
+    pub fn body_timeout(mut self, t: Duration) -> Http {
+        self.shared.timeouts.body = t;
+        self
+    }
+
+    /// Response write progress timeout. Default is 30 s.
+    pub fn write_timeout(mut self, t: Duration) -> Http {
+        self.shared.timeouts.write = t;
+        self
+    }
+
+    /// The per-worker factory to pass to
+    /// [`ServiceProxyBuilder::evented`](socketnaut_core::ServiceProxyBuilder::evented).
+    pub fn factory(
+        self,
+    ) -> impl Fn(&ServiceAgent) -> io::Result<HttpServer> + Send + Sync + 'static {
+        let shared = Arc::new(self.shared);
+        move |_agent: &ServiceAgent| {
+            Ok(HttpServer {
+                shared: shared.clone(),
+            })
+        }
+    }
+
+    /// A proxy builder already running this service on its workers: add `bind` and any tuning,
+    /// then `build`.
+    pub fn proxy(self) -> ServiceProxyBuilder {
+        ServiceProxy::builder().evented(self.factory())
+    }
+}
+
+/// The evented server each worker runs; made by [`Http::factory`].
+pub struct HttpServer {
+    shared: Arc<ServerShared>,
+}
+
+impl fmt::Debug for HttpServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpServer").finish_non_exhaustive()
+    }
+}
+
+impl EventedServer for HttpServer {
+    fn open(
+        &mut self,
+        conn: Connection,
+        _agent: &ServiceAgent,
+    ) -> io::Result<Box<dyn EventedConnection>> {
+        let (stream, info) = conn.into_parts();
+        // Responses are written whole; Nagle would only delay them behind the peer's ACKs.
+        stream.set_nodelay(true)?;
+        let socket = socketnaut_core::mio::net::TcpStream::from_std(stream);
+        Ok(Box::new(conn::HttpConn::new(
+            socket,
+            info,
+            self.shared.clone(),
+            Instant::now(),
+        )))
+    }
+}

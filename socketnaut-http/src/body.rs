@@ -1,0 +1,486 @@
+//! Message bodies: the [`Body`] type handlers read and return, and the request body decoders
+//! (length-delimited and chunked), which are sans-IO: bytes in, body bytes out.
+
+use std::fmt;
+use std::io::{self, Read};
+
+use http::HeaderMap;
+
+use crate::error::{self, Reject};
+use crate::parse::Framing;
+
+/// A request or response body.
+///
+/// Request bodies are always in memory (read fully, within `max_body`, before the handler
+/// runs). A response body can be bytes (sent with `Content-Length`) or a reader of unknown
+/// length (sent chunked to HTTP/1.1 clients, and delimited by closing the connection for
+/// HTTP/1.0 ones).
+#[derive(Default)]
+pub struct Body {
+    inner: Inner,
+}
+
+#[derive(Default)]
+enum Inner {
+    #[default]
+    Empty,
+    Bytes(Vec<u8>),
+    Reader(Box<dyn Read + Send>),
+}
+
+impl Body {
+    /// An empty body.
+    pub fn empty() -> Body {
+        Body::default()
+    }
+
+    /// A body streamed from `reader` as the client's socket accepts it, in chunks. The reader
+    /// is called on the worker thread; a read error aborts the response (the connection is
+    /// closed, so the client sees a truncated message rather than a wrong one).
+    pub fn from_reader<R: Read + Send + 'static>(reader: R) -> Body {
+        Body {
+            inner: Inner::Reader(Box::new(reader)),
+        }
+    }
+
+    /// The bytes of an in-memory body (empty for a reader).
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.inner {
+            Inner::Bytes(b) => b,
+            _ => &[],
+        }
+    }
+
+    /// The length, if known without reading.
+    pub fn len(&self) -> Option<usize> {
+        match &self.inner {
+            Inner::Empty => Some(0),
+            Inner::Bytes(b) => Some(b.len()),
+            Inner::Reader(_) => None,
+        }
+    }
+
+    /// True for a body known to be empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == Some(0)
+    }
+
+    /// All of the body, reading a streamed one to its end.
+    ///
+    /// # Errors
+    ///
+    /// The reader's error.
+    pub fn into_bytes(self) -> io::Result<Vec<u8>> {
+        match self.inner {
+            Inner::Empty => Ok(Vec::new()),
+            Inner::Bytes(b) => Ok(b),
+            Inner::Reader(mut r) => {
+                let mut v = Vec::new();
+                r.read_to_end(&mut v)?;
+                Ok(v)
+            }
+        }
+    }
+
+    pub(crate) fn into_kind(self) -> Kind {
+        match self.inner {
+            Inner::Empty => Kind::Bytes(Vec::new()),
+            Inner::Bytes(b) => Kind::Bytes(b),
+            Inner::Reader(r) => Kind::Reader(r),
+        }
+    }
+}
+
+/// A body taken apart for writing.
+pub(crate) enum Kind {
+    Bytes(Vec<u8>),
+    Reader(Box<dyn Read + Send>),
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.inner {
+            Inner::Empty => f.write_str("Body::Empty"),
+            Inner::Bytes(b) => write!(f, "Body::Bytes({} bytes)", b.len()),
+            Inner::Reader(_) => f.write_str("Body::Reader"),
+        }
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(v: Vec<u8>) -> Body {
+        Body {
+            inner: Inner::Bytes(v),
+        }
+    }
+}
+
+impl From<String> for Body {
+    fn from(s: String) -> Body {
+        s.into_bytes().into()
+    }
+}
+
+impl From<&str> for Body {
+    fn from(s: &str) -> Body {
+        s.as_bytes().to_vec().into()
+    }
+}
+
+impl From<&[u8]> for Body {
+    fn from(s: &[u8]) -> Body {
+        s.to_vec().into()
+    }
+}
+
+impl From<()> for Body {
+    fn from(_: ()) -> Body {
+        Body::empty()
+    }
+}
+
+impl Read for Body {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match &mut self.inner {
+            Inner::Empty => Ok(0),
+            Inner::Bytes(b) => {
+                let n = buf.len().min(b.len());
+                buf[..n].copy_from_slice(&b[..n]);
+                b.drain(..n);
+                Ok(n)
+            }
+            Inner::Reader(r) => r.read(buf),
+        }
+    }
+}
+
+/// The trailer fields of a chunked request, found in the request's extensions.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Trailers(pub HeaderMap);
+
+/// Decodes a request body from the bytes after the head.
+#[derive(Debug)]
+pub(crate) enum Decoder {
+    Length { remaining: u64 },
+    Chunked(Chunked),
+}
+
+/// Progress of a decode call.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Progress {
+    /// Input bytes used.
+    pub(crate) consumed: usize,
+    /// The body is complete.
+    pub(crate) done: bool,
+}
+
+impl Decoder {
+    pub(crate) fn new(framing: Framing, max_meta: usize) -> Decoder {
+        match framing {
+            Framing::Empty => Decoder::Length { remaining: 0 },
+            Framing::Length(n) => Decoder::Length { remaining: n },
+            Framing::Chunked => Decoder::Chunked(Chunked {
+                state: ChunkState::Size,
+                meta_left: max_meta,
+                trailers: HeaderMap::new(),
+            }),
+        }
+    }
+
+    /// Moves body bytes from `input` to `out`, refusing bodies over `max_body` in total.
+    pub(crate) fn decode(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        max_body: usize,
+    ) -> Result<Progress, Reject> {
+        match self {
+            Decoder::Length { remaining } => {
+                let take = usize::try_from(*remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(input.len());
+                if out.len() + take > max_body {
+                    return Err(error::BODY_TOO_LARGE);
+                }
+                out.extend_from_slice(&input[..take]);
+                *remaining -= take as u64;
+                Ok(Progress {
+                    consumed: take,
+                    done: *remaining == 0,
+                })
+            }
+            Decoder::Chunked(c) => c.decode(input, out, max_body),
+        }
+    }
+
+    /// The trailers of a finished chunked body.
+    pub(crate) fn take_trailers(&mut self) -> Option<HeaderMap> {
+        match self {
+            Decoder::Chunked(c) if !c.trailers.is_empty() => Some(std::mem::take(&mut c.trailers)),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Chunked {
+    state: ChunkState,
+    /// Budget left for chunk extensions and trailers together.
+    meta_left: usize,
+    trailers: HeaderMap,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChunkState {
+    /// Expecting a chunk-size line.
+    Size,
+    /// Inside chunk data.
+    Data(u64),
+    /// Expecting the CRLF after chunk data.
+    DataEnd,
+    /// Expecting trailer lines or the final empty line.
+    Trailers,
+    Done,
+}
+
+impl Chunked {
+    fn decode(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        max_body: usize,
+    ) -> Result<Progress, Reject> {
+        let mut pos = 0;
+        loop {
+            let rest = &input[pos..];
+            match self.state {
+                ChunkState::Done => {
+                    return Ok(Progress {
+                        consumed: pos,
+                        done: true,
+                    })
+                }
+                ChunkState::Size => {
+                    let Some(line) = self.line(rest)? else {
+                        return Ok(Progress {
+                            consumed: pos,
+                            done: false,
+                        });
+                    };
+                    pos += line.len() + 2;
+                    let (size, ext) = match line.iter().position(|&b| b == b';') {
+                        Some(i) => (&line[..i], &line[i..]),
+                        None => (line, &line[line.len()..]),
+                    };
+                    let size = size.trim_ascii_end();
+                    if size.is_empty() || size.len() > 16 || !size.iter().all(u8::is_ascii_hexdigit)
+                    {
+                        return Err(Reject::bad("invalid chunk size"));
+                    }
+                    if ext.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+                        return Err(Reject::bad("control character in a chunk extension"));
+                    }
+                    self.spend(ext.len(), Reject::bad("chunk extensions too long"))?;
+                    let size =
+                        u64::from_str_radix(std::str::from_utf8(size).expect("hex digits"), 16)
+                            .map_err(|_| Reject::bad("invalid chunk size"))?;
+                    if (out.len() as u64).saturating_add(size) > max_body as u64 {
+                        return Err(error::BODY_TOO_LARGE);
+                    }
+                    self.state = if size == 0 {
+                        ChunkState::Trailers
+                    } else {
+                        ChunkState::Data(size)
+                    };
+                }
+                ChunkState::Data(left) => {
+                    if rest.is_empty() {
+                        return Ok(Progress {
+                            consumed: pos,
+                            done: false,
+                        });
+                    }
+                    let take = usize::try_from(left).unwrap_or(usize::MAX).min(rest.len());
+                    if out.len() + take > max_body {
+                        return Err(error::BODY_TOO_LARGE);
+                    }
+                    out.extend_from_slice(&rest[..take]);
+                    pos += take;
+                    let left = left - take as u64;
+                    self.state = if left == 0 {
+                        ChunkState::DataEnd
+                    } else {
+                        ChunkState::Data(left)
+                    };
+                }
+                ChunkState::DataEnd => {
+                    if rest.len() < 2 {
+                        if rest.first().is_some_and(|&b| b != b'\r') {
+                            return Err(Reject::bad("chunk data not followed by CRLF"));
+                        }
+                        return Ok(Progress {
+                            consumed: pos,
+                            done: false,
+                        });
+                    }
+                    if &rest[..2] != b"\r\n" {
+                        return Err(Reject::bad("chunk data not followed by CRLF"));
+                    }
+                    pos += 2;
+                    self.state = ChunkState::Size;
+                }
+                ChunkState::Trailers => {
+                    let Some(line) = self.line(rest)? else {
+                        return Ok(Progress {
+                            consumed: pos,
+                            done: false,
+                        });
+                    };
+                    pos += line.len() + 2;
+                    if line.is_empty() {
+                        self.state = ChunkState::Done;
+                        continue;
+                    }
+                    self.spend(
+                        line.len(),
+                        error::Reject::new(
+                            http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                            "trailers too large",
+                        ),
+                    )?;
+                    let (name, value) =
+                        split_field(line).ok_or(Reject::bad("invalid trailer field"))?;
+                    self.trailers.append(name, value);
+                }
+            }
+        }
+    }
+
+    /// The next CRLF-terminated line of `rest` (without the CRLF), `None` if incomplete. A bare
+    /// LF is an error here (unlike in the head), as is a line longer than the metadata budget.
+    fn line<'a>(&self, rest: &'a [u8]) -> Result<Option<&'a [u8]>, Reject> {
+        match rest.iter().position(|&b| b == b'\n') {
+            Some(0) => Err(Reject::bad("bare LF in chunked framing")),
+            Some(i) if rest[i - 1] != b'\r' => Err(Reject::bad("bare LF in chunked framing")),
+            Some(i) => {
+                let line = &rest[..i - 1];
+                if line.contains(&b'\r') {
+                    return Err(Reject::bad("bare CR in chunked framing"));
+                }
+                Ok(Some(line))
+            }
+            // A size line is at most 16 hex digits plus extensions (within the budget).
+            None if rest.len() > self.meta_left + 18 => Err(Reject::bad("chunk line too long")),
+            None => Ok(None),
+        }
+    }
+
+    fn spend(&mut self, n: usize, err: Reject) -> Result<(), Reject> {
+        self.meta_left = self.meta_left.checked_sub(n).ok_or(err)?;
+        Ok(())
+    }
+}
+
+fn split_field(line: &[u8]) -> Option<(http::HeaderName, http::HeaderValue)> {
+    let colon = line.iter().position(|&b| b == b':')?;
+    let name = http::HeaderName::from_bytes(&line[..colon]).ok()?;
+    let value = http::HeaderValue::from_bytes(line[colon + 1..].trim_ascii()).ok()?;
+    Some((name, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(framing: Framing, input: &[u8]) -> Result<(Vec<u8>, usize, bool), Reject> {
+        let mut d = Decoder::new(framing, 64);
+        let mut out = Vec::new();
+        let p = d.decode(input, &mut out, 100)?;
+        Ok((out, p.consumed, p.done))
+    }
+
+    #[test]
+    fn chunked_table() {
+        type Row = (
+            &'static str,
+            &'static [u8],
+            Result<(&'static [u8], usize, bool), u16>,
+        );
+        let rows: &[Row] = &[
+            ("simple", b"3\r\nabc\r\n0\r\n\r\n", Ok((b"abc", 13, true))),
+            ("two chunks", b"1\r\na\r\n2\r\nbc\r\n0\r\n\r\n", Ok((b"abc", 18, true))),
+            ("uppercase hex", b"A\r\n0123456789\r\n0\r\n\r\n", Ok((b"0123456789", 20, true))),
+            ("extension", b"3;x=y\r\nabc\r\n0\r\n\r\n", Ok((b"abc", 17, true))),
+            ("trailers", b"1\r\na\r\n0\r\nX-T: v\r\n\r\n", Ok((b"a", 19, true))),
+            ("pipelined rest untouched", b"1\r\na\r\n0\r\n\r\nGET", Ok((b"a", 11, true))),
+            ("partial size", b"3", Ok((b"", 0, false))),
+            ("partial data", b"3\r\nab", Ok((b"ab", 5, false))),
+            ("partial crlf", b"3\r\nabc\r", Ok((b"abc", 6, false))),
+            ("bare LF after size", b"3\nabc\r\n0\r\n\r\n", Err(400)),
+            ("bare LF after data", b"3\r\nabc\n0\r\n\r\n", Err(400)),
+            ("bare LF in trailer", b"0\r\nX: v\n\r\n", Err(400)),
+            ("missing crlf after data", b"3\r\nabcd\r\n", Err(400)),
+            ("not hex", b"g\r\n", Err(400)),
+            ("negative", b"-1\r\n", Err(400)),
+            ("empty size", b"\r\n", Err(400)),
+            ("size overflow", b"11111111111111111\r\n", Err(400)),
+            ("too large", b"65\r\n", Err(413)),
+            ("ext over budget", b"1;xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n", Err(400)),
+            ("trailer over budget", b"0\r\nX: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n\r\n", Err(431)),
+            ("bad trailer", b"0\r\nnocolon\r\n\r\n", Err(400)),
+        ];
+        for (name, input, want) in rows {
+            let got = decode_all(Framing::Chunked, input).map_err(|r| r.status.as_u16());
+            let got = got
+                .as_ref()
+                .map(|(o, c, d)| (o.as_slice(), *c, *d))
+                .map_err(|s| *s);
+            assert_eq!(got, *want, "{name}");
+        }
+    }
+
+    #[test]
+    fn chunked_body_over_the_limit_is_413() {
+        let mut d = Decoder::new(Framing::Chunked, 64);
+        let mut out = Vec::new();
+        let input = format!("65\r\n{}\r\n0\r\n\r\n", "a".repeat(101));
+        let err = d.decode(input.as_bytes(), &mut out, 100).unwrap_err();
+        assert_eq!(err.status.as_u16(), 413);
+    }
+
+    #[test]
+    fn chunked_decodes_byte_by_byte() {
+        let input = b"5;e\r\nhello\r\n6\r\n world\r\n0\r\nA: 1\r\nB: 2\r\n\r\n";
+        let mut d = Decoder::new(Framing::Chunked, 64);
+        let mut out = Vec::new();
+        let mut buf = Vec::new();
+        let mut done = false;
+        for &b in input.iter() {
+            buf.push(b);
+            let p = d.decode(&buf, &mut out, 100).expect("valid");
+            buf.drain(..p.consumed);
+            done = p.done;
+        }
+        assert!(done);
+        assert_eq!(out, b"hello world");
+        let trailers = d.take_trailers().expect("trailers");
+        assert_eq!(trailers["a"], "1");
+        assert_eq!(trailers["b"], "2");
+    }
+
+    #[test]
+    fn length_decoder() {
+        assert_eq!(
+            decode_all(Framing::Length(3), b"abcdef").unwrap(),
+            (b"abc".to_vec(), 3, true)
+        );
+        assert_eq!(
+            decode_all(Framing::Length(5), b"ab").unwrap(),
+            (b"ab".to_vec(), 2, false)
+        );
+        assert_eq!(
+            decode_all(Framing::Length(101), b"ab").unwrap(),
+            (b"ab".to_vec(), 2, false)
+        );
+    }
+}

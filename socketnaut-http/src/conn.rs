@@ -1,0 +1,497 @@
+//! One HTTP/1.1 connection on an evented worker: the state machine that reads requests,
+//! calls the handler, and writes responses in order as the socket allows.
+//!
+//! States: `Head` (waiting for a request head; idle when nothing is buffered) → `Body` (reading
+//! a body) → the handler runs → back to `Head`, or `Stream` (a reader body being sent), or
+//! `Closing` (a final response queued) → `Lingering` (write side shut, draining the client's
+//! bytes so the close does not turn into a reset that destroys the response) → closed.
+
+use std::io::{self, Read, Write};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::{Method, StatusCode, Version};
+use socketnaut_core::mio::net::TcpStream;
+use socketnaut_core::{ConnContext, ConnEvent, EventedConnection, ProxySocketAddressInfo, Step};
+
+use crate::body::{Body, Decoder, Kind, Trailers};
+use crate::buf::{self, ReadBuf};
+use crate::error::{self, Reject};
+use crate::parse::{parse_head, Framing, Head, Parsed};
+use crate::response::{allows_body, write_chunk, write_head, BodyFraming};
+use crate::ServerShared;
+
+const TARGET: &str = "socketnaut::http";
+/// Stop parsing pipelined requests while this much output waits for the socket.
+const OUT_HIGH: usize = 64 * 1024;
+/// Pull more from a streamed body while less than this waits.
+const OUT_LOW: usize = 16 * 1024;
+/// Stop reading while this much unparsed input is buffered.
+const IN_HIGH: usize = 64 * 1024;
+/// How long to drain the client's bytes after the final response before closing.
+const LINGER: Duration = Duration::from_secs(2);
+
+enum State {
+    Head {
+        /// When the connection began waiting for this request (open, or last response).
+        since: Instant,
+    },
+    Body {
+        head: Box<Head>,
+        decoder: Decoder,
+        body: Vec<u8>,
+    },
+    Stream {
+        reader: Box<dyn Read + Send>,
+        chunked: bool,
+        keep_alive: bool,
+    },
+    Closing,
+    Lingering {
+        until: Instant,
+    },
+}
+
+pub(crate) struct HttpConn {
+    socket: TcpStream,
+    info: ProxySocketAddressInfo,
+    shared: Arc<ServerShared>,
+    state: State,
+    input: ReadBuf,
+    output: Vec<u8>,
+    /// Bytes of `output` already written.
+    written: usize,
+    read_closed: bool,
+    /// Reading stopped at `IN_HIGH`; resume once input is consumed (no edge will come).
+    read_paused: bool,
+    /// Last time reading or writing made progress (body and write timeouts).
+    progress: Instant,
+}
+
+impl HttpConn {
+    pub(crate) fn new(
+        socket: TcpStream,
+        info: ProxySocketAddressInfo,
+        shared: Arc<ServerShared>,
+        now: Instant,
+    ) -> HttpConn {
+        HttpConn {
+            socket,
+            info,
+            shared,
+            state: State::Head { since: now },
+            input: ReadBuf::default(),
+            output: Vec::new(),
+            written: 0,
+            read_closed: false,
+            read_paused: false,
+            progress: now,
+        }
+    }
+
+    fn pending_output(&self) -> usize {
+        self.output.len() - self.written
+    }
+
+    /// Reads until `WouldBlock`, EOF, or the input cap. `Err` means the connection is dead.
+    fn read(&mut self, now: Instant) -> io::Result<()> {
+        self.read_paused = false;
+        while !self.read_closed {
+            if self.input.len() >= IN_HIGH {
+                self.read_paused = true;
+                return Ok(());
+            }
+            match self.socket.read(self.input.spare()) {
+                Ok(0) => self.read_closed = true,
+                Ok(n) => {
+                    self.input.commit(n);
+                    self.progress = now;
+                    if matches!(self.state, State::Lingering { .. }) {
+                        self.input.consume(n); // discarded: the response is final
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.input.release_if_empty();
+        Ok(())
+    }
+
+    /// Writes pending output until `WouldBlock`. `Err` means the connection is dead.
+    fn flush(&mut self, now: Instant) -> io::Result<()> {
+        while self.written < self.output.len() {
+            match self.socket.write(&self.output[self.written..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.written += n;
+                    self.progress = now;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        // Everything is out: reuse or release the buffer.
+        self.written = 0;
+        if self.is_idle() {
+            buf::give(std::mem::take(&mut self.output));
+        } else {
+            self.output.clear();
+        }
+        Ok(())
+    }
+
+    fn is_idle(&self) -> bool {
+        matches!(self.state, State::Head { .. }) && self.input.is_empty()
+    }
+
+    fn out(&mut self) -> &mut Vec<u8> {
+        if self.output.capacity() == 0 {
+            self.output = buf::take();
+        }
+        &mut self.output
+    }
+
+    /// Advances the state machine as far as buffered input and output space allow.
+    fn process(&mut self, cx: &ConnContext<'_>) {
+        let now = cx.now();
+        loop {
+            match &mut self.state {
+                State::Head { .. } => {
+                    if self.pending_output() > OUT_HIGH || self.input.is_empty() {
+                        return;
+                    }
+                    let shared = self.shared.clone();
+                    let limits = &shared.limits;
+                    match parse_head(self.input.bytes(), limits) {
+                        Ok(Parsed::Partial) => return,
+                        Err(reject) => return self.reject(reject),
+                        Ok(Parsed::Complete(head, len)) => {
+                            self.input.consume(len);
+                            if let Framing::Length(n) = head.framing {
+                                if n > limits.max_body as u64 {
+                                    return self.reject(error::BODY_TOO_LARGE);
+                                }
+                            }
+                            if head.expect_continue
+                                && head.framing != Framing::Empty
+                                && self.input.is_empty()
+                            {
+                                self.out()
+                                    .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                            }
+                            let decoder = Decoder::new(head.framing, limits.max_chunk_metadata);
+                            let capacity = match head.framing {
+                                Framing::Length(n) => n as usize,
+                                _ => 0,
+                            };
+                            self.progress = now;
+                            self.state = State::Body {
+                                head,
+                                decoder,
+                                body: Vec::with_capacity(capacity),
+                            };
+                        }
+                    }
+                }
+                State::Body { decoder, body, .. } => {
+                    let max_body = self.shared.limits.max_body;
+                    match decoder.decode(self.input.bytes(), body, max_body) {
+                        Err(reject) => return self.reject(reject),
+                        Ok(p) => {
+                            self.input.consume(p.consumed);
+                            if !p.done {
+                                return;
+                            }
+                        }
+                    }
+                    let State::Body {
+                        head,
+                        mut decoder,
+                        body,
+                    } = std::mem::replace(&mut self.state, State::Closing)
+                    else {
+                        unreachable!("matched above")
+                    };
+                    let trailers = decoder.take_trailers();
+                    self.dispatch(*head, body, trailers, cx);
+                }
+                State::Stream { .. } => {
+                    if self.pending_output() > OUT_LOW {
+                        return;
+                    }
+                    self.pull_stream(now);
+                }
+                State::Closing | State::Lingering { .. } => return,
+            }
+        }
+    }
+
+    /// Runs the handler and queues its response.
+    fn dispatch(
+        &mut self,
+        head: Head,
+        body: Vec<u8>,
+        trailers: Option<http::HeaderMap>,
+        cx: &ConnContext<'_>,
+    ) {
+        let keep_alive = head.keep_alive && !cx.is_draining();
+        let version = head.version;
+        let is_head = head.method == Method::HEAD;
+        let mut req = http::Request::new(Body::from(body));
+        *req.method_mut() = head.method;
+        *req.uri_mut() = head.uri;
+        *req.version_mut() = head.version;
+        *req.headers_mut() = head.headers;
+        req.extensions_mut().insert(self.info);
+        if let Some(t) = trailers {
+            req.extensions_mut().insert(Trailers(t));
+        }
+        let handler = &self.shared.handler;
+        let response = match catch_unwind(AssertUnwindSafe(|| handler.call(req))) {
+            Ok(r) => r,
+            Err(p) => {
+                let msg = p
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                log::error!(target: TARGET, "handler panicked: {msg}; answering 500 and closing");
+                return self.reject(Reject::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal server error",
+                ));
+            }
+        };
+        let (parts, body) = response.into_parts();
+        let status = parts.status;
+        let wants_close = parts
+            .headers
+            .get_all(http::header::CONNECTION)
+            .iter()
+            .any(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+        let mut keep_alive = keep_alive && !wants_close;
+        let with_body = allows_body(status);
+        match body.into_kind() {
+            Kind::Bytes(bytes) => {
+                let framing = if status.is_informational() || status == StatusCode::NO_CONTENT {
+                    BodyFraming::None
+                } else {
+                    BodyFraming::Length(bytes.len())
+                };
+                let out = self.out();
+                write_head(out, status, &parts.headers, framing, keep_alive, version);
+                if with_body && !is_head {
+                    out.extend_from_slice(&bytes);
+                }
+            }
+            Kind::Reader(reader) => {
+                let chunked = version == Version::HTTP_11;
+                // HTTP/1.0 has no chunking: the body ends when the connection closes.
+                keep_alive &= chunked;
+                let framing = if !with_body {
+                    BodyFraming::None
+                } else if chunked {
+                    BodyFraming::Chunked
+                } else {
+                    BodyFraming::None
+                };
+                let out = self.out();
+                write_head(out, status, &parts.headers, framing, keep_alive, version);
+                if with_body && !is_head {
+                    self.state = State::Stream {
+                        reader,
+                        chunked,
+                        keep_alive,
+                    };
+                    return;
+                }
+            }
+        }
+        self.state = if keep_alive {
+            State::Head { since: cx.now() }
+        } else {
+            State::Closing
+        };
+    }
+
+    /// Moves one chunk from a streamed body to the output.
+    fn pull_stream(&mut self, now: Instant) {
+        let State::Stream {
+            reader,
+            chunked,
+            keep_alive,
+        } = &mut self.state
+        else {
+            return;
+        };
+        let (chunked, keep_alive) = (*chunked, *keep_alive);
+        let mut chunk = [0u8; 16 * 1024];
+        let n = loop {
+            match reader.read(&mut chunk) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // The head is out: the only honest signal left is an abrupt close.
+                    log::warn!(target: TARGET, "response body reader failed: {e}; closing");
+                    self.output.truncate(self.written);
+                    self.state = State::Lingering { until: now };
+                    return;
+                }
+            }
+        };
+        let out = self.out();
+        if chunked {
+            write_chunk(out, &chunk[..n]);
+        } else {
+            out.extend_from_slice(&chunk[..n]);
+        }
+        if n == 0 {
+            self.state = if keep_alive {
+                State::Head { since: now }
+            } else {
+                State::Closing
+            };
+        }
+    }
+
+    /// Queues an error response and closes after it.
+    fn reject(&mut self, reject: Reject) {
+        log::debug!(target: TARGET, "{}: {} {}", self.info.remote.socket_addr(), reject.status.as_u16(), reject.reason);
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain"),
+        );
+        let body = reject.reason.as_bytes();
+        let out = self.out();
+        write_head(
+            out,
+            reject.status,
+            &headers,
+            BodyFraming::Length(body.len() + 1),
+            false,
+            Version::HTTP_11,
+        );
+        out.extend_from_slice(body);
+        out.push(b'\n');
+        // Never resynchronise after a framing error: drop whatever else was sent.
+        let n = self.input.len();
+        self.input.consume(n);
+        self.state = State::Closing;
+    }
+
+    fn on_timer(&mut self, now: Instant) -> Step {
+        let t = &self.shared.timeouts;
+        if self.pending_output() > 0 && now >= self.progress + t.write {
+            log::debug!(target: TARGET, "{}: write timeout", self.info.remote.socket_addr());
+            return Step::Close;
+        }
+        match self.state {
+            State::Head { since } => {
+                if self.input.is_empty() && now >= since + t.idle {
+                    return Step::Close;
+                }
+                if now >= since + t.header {
+                    if self.input.is_empty() {
+                        return Step::Close;
+                    }
+                    self.reject(error::TIMEOUT);
+                }
+            }
+            State::Body { .. } if now >= self.progress + t.body => self.reject(error::TIMEOUT),
+            State::Lingering { until } if now >= until => return Step::Close,
+            _ => {}
+        }
+        Step::Keep
+    }
+
+    fn step(&mut self, cx: &ConnContext<'_>) -> Step {
+        let now = cx.now();
+        loop {
+            self.process(cx);
+            if self.flush(now).is_err() {
+                return Step::Close;
+            }
+            // Streaming and pipelining continue while the socket takes the output; reading
+            // resumes once the paused input was consumed.
+            let can_stream =
+                matches!(self.state, State::Stream { .. }) && self.pending_output() <= OUT_LOW;
+            let can_read = self.read_paused && self.input.len() < IN_HIGH;
+            if can_read && self.read(now).is_err() {
+                return Step::Close;
+            }
+            if !(can_stream || can_read) {
+                break;
+            }
+        }
+        if matches!(self.state, State::Closing) && self.pending_output() == 0 {
+            // Shut our side and drain theirs for a moment, so unread request bytes do not turn
+            // the close into a reset that could destroy the response in flight.
+            let _ = self.socket.shutdown(std::net::Shutdown::Write);
+            self.state = State::Lingering {
+                until: now + LINGER,
+            };
+            let n = self.input.len();
+            self.input.consume(n);
+            if self.read(now).is_err() {
+                return Step::Close;
+            }
+        }
+        match self.state {
+            State::Lingering { .. } if self.read_closed => Step::Close,
+            // The client finished sending and everything it asked for is answered.
+            State::Head { .. } if self.read_closed && self.pending_output() == 0 => Step::Close,
+            State::Head { .. }
+                if cx.is_draining() && self.is_idle() && self.pending_output() == 0 =>
+            {
+                Step::Close
+            }
+            _ => Step::Keep,
+        }
+    }
+}
+
+impl EventedConnection for HttpConn {
+    fn socket(&mut self) -> &mut TcpStream {
+        &mut self.socket
+    }
+
+    fn on_event(&mut self, event: ConnEvent, cx: &mut ConnContext<'_>) -> Step {
+        let now = cx.now();
+        match event {
+            ConnEvent::Ready { readable, .. } => {
+                if readable && self.read(now).is_err() {
+                    return Step::Close;
+                }
+            }
+            ConnEvent::Timer => {
+                if self.on_timer(now) == Step::Close {
+                    return Step::Close;
+                }
+            }
+            ConnEvent::Drain => {}
+            _ => {}
+        }
+        self.step(cx)
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        let t = &self.shared.timeouts;
+        let state = match self.state {
+            State::Head { since } if self.input.is_empty() => since + t.idle.min(t.header),
+            State::Head { since } => since + t.header,
+            State::Body { .. } => self.progress + t.body,
+            State::Lingering { until } => until,
+            State::Stream { .. } | State::Closing => self.progress + t.write,
+        };
+        Some(if self.pending_output() > 0 {
+            state.min(self.progress + t.write)
+        } else {
+            state
+        })
+    }
+}

@@ -1,0 +1,48 @@
+//! The synchronous [`Handler`] users implement, and the request/response vocabulary (the `http`
+//! crate's types with our [`Body`]).
+
+use socketnaut_core::ProxySocketAddressInfo;
+
+use crate::body::Body;
+
+/// A request as handlers see it: the `http` crate's request with the whole body in memory.
+/// Its extensions hold the connection's [`ProxySocketAddressInfo`] and, for chunked bodies with
+/// trailers, [`Trailers`](crate::Trailers).
+pub type Request = http::Request<Body>;
+
+/// A response: the `http` crate's response with a [`Body`] of bytes or a streamed reader.
+pub type Response = http::Response<Body>;
+
+/// Turns a request into a response, synchronously, on a worker thread.
+///
+/// It may block (a database call, a file, a sleep): the worker measures callbacks and moves the
+/// connections that share its thread to other workers, so a blocking handler stalls nobody
+/// else. It may panic: the client gets `500` with `Connection: close` and the worker carries on.
+pub trait Handler: Send + Sync + 'static {
+    /// Handles one request.
+    fn call(&self, req: Request) -> Response;
+}
+
+impl<F> Handler for F
+where
+    F: Fn(Request) -> Response + Send + Sync + 'static,
+{
+    fn call(&self, req: Request) -> Response {
+        self(req)
+    }
+}
+
+/// Conveniences on [`Request`].
+pub trait RequestExt {
+    /// The client and proxy ends of the connection this request arrived on.
+    fn proxy_info(&self) -> ProxySocketAddressInfo;
+}
+
+impl RequestExt for Request {
+    fn proxy_info(&self) -> ProxySocketAddressInfo {
+        *self
+            .extensions()
+            .get::<ProxySocketAddressInfo>()
+            .expect("the server inserts the address info into every request")
+    }
+}

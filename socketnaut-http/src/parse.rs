@@ -1,0 +1,380 @@
+//! The request head: the only module that names httparse. It tokenizes the head with httparse
+//! and then applies the rules httparse leaves to us: limits, `Host`, and the message framing
+//! (`Content-Length` / `Transfer-Encoding`), each failure mapped to its status in one place.
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, StatusCode, Uri, Version};
+
+use crate::error::{self, Reject};
+use crate::Limits;
+
+/// How the request body is delimited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// No body.
+    Empty,
+    /// Exactly this many bytes.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+}
+
+/// A parsed, validated request head.
+#[derive(Debug)]
+pub(crate) struct Head {
+    pub(crate) method: Method,
+    pub(crate) uri: Uri,
+    pub(crate) version: Version,
+    pub(crate) headers: HeaderMap,
+    pub(crate) framing: Framing,
+    /// The client wants the connection kept open (HTTP/1.1 default, or HTTP/1.0 asking).
+    pub(crate) keep_alive: bool,
+    pub(crate) expect_continue: bool,
+}
+
+/// The outcome of looking at the bytes received so far.
+#[derive(Debug)]
+pub(crate) enum Parsed {
+    /// Not a whole head yet (and within the limits).
+    Partial,
+    /// A head, and the number of bytes it took.
+    Complete(Box<Head>, usize),
+}
+
+/// Parses a request head from the start of `buf`.
+pub(crate) fn parse_head(buf: &[u8], limits: &Limits) -> Result<Parsed, Reject> {
+    // The request line limit is checked first, on the raw bytes, so a long URI gets 414 even
+    // before the head is complete.
+    let line_end = buf
+        .iter()
+        .take(limits.max_request_line + 2)
+        .position(|&b| b == b'\n');
+    match line_end {
+        None if buf.len() > limits.max_request_line + 1 => return Err(error::URI_TOO_LONG),
+        Some(end) if trim_cr(&buf[..end]).len() > limits.max_request_line => {
+            return Err(error::URI_TOO_LONG)
+        }
+        _ => {}
+    }
+    let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers];
+    let mut req = httparse::Request::new(&mut slots);
+    let len = match req.parse(buf) {
+        Ok(httparse::Status::Partial) => {
+            return if buf.len() > limits.max_head {
+                Err(error::HEAD_TOO_LARGE)
+            } else {
+                Ok(Parsed::Partial)
+            };
+        }
+        Ok(httparse::Status::Complete(len)) => len,
+        Err(httparse::Error::TooManyHeaders) => return Err(error::TOO_MANY_HEADERS),
+        Err(httparse::Error::Version) => return Err(version_error(buf)),
+        Err(httparse::Error::HeaderName) => return Err(Reject::bad("invalid header name")),
+        Err(httparse::Error::HeaderValue) => return Err(Reject::bad("invalid header value")),
+        Err(httparse::Error::NewLine) => return Err(Reject::bad("invalid line ending")),
+        Err(httparse::Error::Token) => return Err(Reject::bad("invalid token")),
+        Err(_) => return Err(Reject::bad("malformed request head")),
+    };
+    if len > limits.max_head {
+        return Err(error::HEAD_TOO_LARGE);
+    }
+    let version = match req.version {
+        Some(0) => Version::HTTP_10,
+        Some(1) => Version::HTTP_11,
+        _ => return Err(error::VERSION),
+    };
+    let method = Method::from_bytes(req.method.unwrap_or_default().as_bytes())
+        .map_err(|_| Reject::bad("invalid method"))?;
+    let uri: Uri = req
+        .path
+        .unwrap_or_default()
+        .parse()
+        .map_err(|_| Reject::bad("invalid request target"))?;
+    let mut headers = HeaderMap::with_capacity(req.headers.len());
+    for h in req.headers.iter() {
+        if h.value
+            .iter()
+            .any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+        {
+            return Err(Reject::bad("control character in a header value"));
+        }
+        let name = HeaderName::from_bytes(h.name.as_bytes())
+            .map_err(|_| Reject::bad("invalid header name"))?;
+        let value =
+            HeaderValue::from_bytes(h.value).map_err(|_| Reject::bad("invalid header value"))?;
+        headers.append(name, value);
+    }
+    let framing = framing(&headers, version)?;
+    if version == Version::HTTP_11 && headers.get_all(header::HOST).iter().count() != 1 {
+        return Err(Reject::bad("HTTP/1.1 requires exactly one Host header"));
+    }
+    let mut expect_continue = false;
+    if let Some(expect) = headers.get(header::EXPECT) {
+        if expect.as_bytes().eq_ignore_ascii_case(b"100-continue") {
+            expect_continue = version == Version::HTTP_11;
+        } else {
+            return Err(Reject::new(
+                StatusCode::EXPECTATION_FAILED,
+                "unsupported expectation",
+            ));
+        }
+    }
+    let keep_alive = keep_alive(&headers, version);
+    Ok(Parsed::Complete(
+        Box::new(Head {
+            method,
+            uri,
+            version,
+            headers,
+            framing,
+            keep_alive,
+            expect_continue,
+        }),
+        len,
+    ))
+}
+
+fn trim_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// httparse only knows HTTP/1.x: a well-formed `HTTP/d.d` version it refuses is one we do not
+/// support (505); anything else in its place is malformed (400).
+fn version_error(buf: &[u8]) -> Reject {
+    let line_end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
+    let line = trim_cr(&buf[..line_end]);
+    let parts: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+    let [_, _, version] = parts[..] else {
+        return Reject::bad("malformed request line");
+    };
+    match version {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            error::VERSION
+        }
+        [b'H', b'T', b'T', b'P', b'/', major] if major.is_ascii_digit() => error::VERSION,
+        _ => Reject::bad("malformed request line"),
+    }
+}
+
+/// Comma-separated list elements of every field named `name`, trimmed, empty ones dropped.
+fn list<'a>(headers: &'a HeaderMap, name: &HeaderName) -> impl Iterator<Item = &'a [u8]> + 'a {
+    headers
+        .get_all(name)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .map(|item| item.trim_ascii())
+        .filter(|item| !item.is_empty())
+}
+
+/// RFC 9112 §6: the rules that prevent request smuggling.
+fn framing(headers: &HeaderMap, version: Version) -> Result<Framing, Reject> {
+    let has_te = headers.contains_key(header::TRANSFER_ENCODING);
+    let has_cl = headers.contains_key(header::CONTENT_LENGTH);
+    if has_te && has_cl {
+        return Err(Reject::bad(
+            "both Transfer-Encoding and Content-Length are present",
+        ));
+    }
+    if has_te {
+        if version == Version::HTTP_10 {
+            return Err(Reject::bad("Transfer-Encoding in an HTTP/1.0 request"));
+        }
+        let codings: Vec<&[u8]> = list(headers, &header::TRANSFER_ENCODING).collect();
+        let is_chunked = |c: &[u8]| c.eq_ignore_ascii_case(b"chunked");
+        let chunked = codings.iter().filter(|c| is_chunked(c)).count();
+        return match codings.last() {
+            Some(last) if is_chunked(last) && chunked == 1 && codings.len() == 1 => {
+                Ok(Framing::Chunked)
+            }
+            Some(last) if is_chunked(last) && chunked == 1 => Err(Reject::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "unsupported transfer coding",
+            )),
+            _ if chunked > 0 => Err(Reject::bad(
+                "chunked must be the final transfer coding, once",
+            )),
+            _ => Err(Reject::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "unsupported transfer coding",
+            )),
+        };
+    }
+    if has_cl {
+        let mut length: Option<u64> = None;
+        for item in list(headers, &header::CONTENT_LENGTH) {
+            if !item.iter().all(u8::is_ascii_digit) {
+                return Err(Reject::bad("Content-Length is not a number"));
+            }
+            let n: u64 = std::str::from_utf8(item)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or(Reject::bad("Content-Length does not fit"))?;
+            if length.is_some_and(|l| l != n) {
+                return Err(Reject::bad("conflicting Content-Length values"));
+            }
+            length = Some(n);
+        }
+        return match length {
+            Some(0) => Ok(Framing::Empty),
+            Some(n) => Ok(Framing::Length(n)),
+            None => Err(Reject::bad("empty Content-Length")),
+        };
+    }
+    Ok(Framing::Empty)
+}
+
+fn keep_alive(headers: &HeaderMap, version: Version) -> bool {
+    let mut close = false;
+    let mut keep = false;
+    for token in list(headers, &header::CONNECTION) {
+        close |= token.eq_ignore_ascii_case(b"close");
+        keep |= token.eq_ignore_ascii_case(b"keep-alive");
+    }
+    !close && (version == Version::HTTP_11 || keep)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &str) -> Result<Parsed, Reject> {
+        parse_head(raw.as_bytes(), &Limits::default())
+    }
+
+    fn status(raw: &str) -> Option<u16> {
+        parse(raw).err().map(|r| r.status.as_u16())
+    }
+
+    macro_rules! reject {
+        ($($name:ident: $raw:expr => $status:expr;)*) => {$(
+            #[test]
+            fn $name() {
+                assert_eq!(status($raw), Some($status), "{:?}", $raw);
+            }
+        )*};
+    }
+
+    reject! {
+        both_te_and_cl: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n" => 400;
+        te_gzip_only: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n" => 501;
+        te_gzip_then_chunked: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n" => 501;
+        te_chunked_not_last: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n" => 400;
+        te_chunked_twice: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n" => 400;
+        te_in_http10: "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n" => 400;
+        cl_sign: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +3\r\n\r\n" => 400;
+        cl_hex: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x3\r\n\r\n" => 400;
+        cl_overflow: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n" => 400;
+        cl_conflict: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n" => 400;
+        cl_conflict_list: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 4\r\n\r\n" => 400;
+        cl_empty: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n\r\n" => 400;
+        obs_fold: "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n" => 400;
+        space_before_colon: "GET / HTTP/1.1\r\nHost : a\r\n\r\n" => 400;
+        bare_cr_in_value: "GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n" => 400;
+        control_in_value: "GET / HTTP/1.1\r\nHost: a\r\nX: a\x01b\r\n\r\n" => 400;
+        del_in_value: "GET / HTTP/1.1\r\nHost: a\r\nX: a\x7fb\r\n\r\n" => 400;
+        control_in_name: "GET / HTTP/1.1\r\nHost: a\r\nX\x01: b\r\n\r\n" => 400;
+        no_host: "GET / HTTP/1.1\r\n\r\n" => 400;
+        two_hosts: "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n" => 400;
+        http2_version: "GET / HTTP/2.0\r\nHost: a\r\n\r\n" => 505;
+        http09_version: "GET / HTTP/0.9\r\nHost: a\r\n\r\n" => 505;
+        garbage_version: "GET / HXTP/1.1\r\nHost: a\r\n\r\n" => 400;
+        bad_expect: "GET / HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\n\r\n" => 417;
+        space_in_target: "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n" => 400;
+    }
+
+    #[test]
+    fn limits_map_to_414_and_431() {
+        let long_line = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(9000));
+        assert_eq!(status(&long_line), Some(414));
+        // Even before the line ends.
+        assert_eq!(status(&format!("GET /{}", "a".repeat(9000))), Some(414));
+        let big_head = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
+            "a".repeat(17000)
+        );
+        assert_eq!(status(&big_head), Some(431));
+        let partial_big = format!("GET / HTTP/1.1\r\nHost: a\r\nX: {}", "a".repeat(17000));
+        assert_eq!(status(&partial_big), Some(431));
+        let many: String = (0..101).map(|i| format!("X-{i}: v\r\n")).collect();
+        assert_eq!(
+            status(&format!("GET / HTTP/1.1\r\nHost: a\r\n{many}\r\n")),
+            Some(431)
+        );
+        let ok: String = (0..99).map(|i| format!("X-{i}: v\r\n")).collect();
+        assert_eq!(
+            status(&format!("GET / HTTP/1.1\r\nHost: a\r\n{ok}\r\n")),
+            None
+        );
+    }
+
+    #[test]
+    fn accepted_heads() {
+        type Check = fn(&Head);
+        let rows: &[(&str, Check)] = &[
+            ("GET / HTTP/1.1\r\nHost: a\r\n\r\n", |h| {
+                assert!(h.keep_alive);
+                assert_eq!(h.framing, Framing::Empty);
+            }),
+            ("GET / HTTP/1.0\r\n\r\n", |h| assert!(!h.keep_alive)),
+            ("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", |h| {
+                assert!(h.keep_alive)
+            }),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+                |h| assert!(!h.keep_alive),
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n",
+                |h| assert_eq!(h.framing, Framing::Length(5)),
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
+                |h| assert_eq!(h.framing, Framing::Length(5)),
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n",
+                |h| assert_eq!(h.framing, Framing::Chunked),
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n",
+                |h| assert!(h.expect_continue),
+            ),
+            // Bare LF is tolerated in the head.
+            ("GET /x?y=1 HTTP/1.1\nHost: a\nX: obs-text\n\n", |h| {
+                assert_eq!(h.uri.path(), "/x");
+                assert_eq!(h.headers["x"].as_bytes(), b"obs-text");
+            }),
+        ];
+        for (raw, check) in rows {
+            match parse(raw) {
+                Ok(Parsed::Complete(head, len)) => {
+                    assert_eq!(len, raw.len());
+                    check(&head);
+                }
+                other => panic!("{raw:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn obs_text_in_values_is_kept() {
+        let raw = b"GET / HTTP/1.1\r\nHost: a\r\nX: caf\xc3\xa9\r\n\r\n";
+        match parse_head(raw, &Limits::default()) {
+            Ok(Parsed::Complete(head, _)) => {
+                assert_eq!(head.headers["x"].as_bytes(), b"caf\xc3\xa9")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn partial_heads_wait() {
+        assert!(matches!(
+            parse("GET / HTTP/1.1\r\nHost: a\r\n"),
+            Ok(Parsed::Partial)
+        ));
+        assert!(matches!(parse("GE"), Ok(Parsed::Partial)));
+    }
+}

@@ -1,0 +1,167 @@
+//! Writing a response head: status line, the cached `Date`, framing headers, `Connection`.
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use http::header::{self, HeaderMap};
+use http::{StatusCode, Version};
+
+thread_local! {
+    /// (unix second, formatted IMF-fixdate): formatting a date costs more than a whole hello
+    /// world response, so it is done once per second per thread.
+    static DATE: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) };
+}
+
+fn with_date<R>(f: impl FnOnce(&str) -> R) -> R {
+    let now = SystemTime::now();
+    let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    DATE.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.0 != secs || d.1.is_empty() {
+            d.0 = secs;
+            d.1 = httpdate::fmt_http_date(now);
+        }
+        f(&d.1)
+    })
+}
+
+/// How the body that follows the head is delimited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BodyFraming {
+    /// `Content-Length: n`.
+    Length(usize),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Neither: no body allowed (1xx, 204), or close-delimited for HTTP/1.0.
+    None,
+}
+
+/// Whether a response with this status may carry a body.
+pub(crate) fn allows_body(status: StatusCode) -> bool {
+    !(status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED)
+}
+
+/// Appends a response head to `out`. Framing and connection headers the handler set are
+/// replaced by ours, which match what is actually sent.
+pub(crate) fn write_head(
+    out: &mut Vec<u8>,
+    status: StatusCode,
+    headers: &HeaderMap,
+    framing: BodyFraming,
+    keep_alive: bool,
+    request_version: Version,
+) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in headers {
+        if name == header::CONTENT_LENGTH
+            || name == header::TRANSFER_ENCODING
+            || name == header::CONNECTION
+        {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !headers.contains_key(header::DATE) {
+        with_date(|d| {
+            out.extend_from_slice(b"date: ");
+            out.extend_from_slice(d.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        });
+    }
+    match framing {
+        BodyFraming::Length(n) => {
+            // Writing into a Vec cannot fail.
+            let _ = write!(out, "content-length: {n}\r\n");
+        }
+        BodyFraming::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+        BodyFraming::None => {}
+    }
+    if !keep_alive {
+        out.extend_from_slice(b"connection: close\r\n");
+    } else if request_version == Version::HTTP_10 {
+        out.extend_from_slice(b"connection: keep-alive\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends one chunk of a chunked body (an empty `data` writes the last chunk).
+pub(crate) fn write_chunk(out: &mut Vec<u8>, data: &[u8]) {
+    let _ = write!(out, "{:x}\r\n", data.len());
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_replaces_framing_headers_and_adds_date() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_LENGTH, "999".parse().unwrap());
+        headers.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
+        let mut out = Vec::new();
+        write_head(
+            &mut out,
+            StatusCode::OK,
+            &headers,
+            BodyFraming::Length(5),
+            true,
+            Version::HTTP_11,
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        assert!(text.contains("content-type: text/plain\r\n"));
+        assert!(text.contains("content-length: 5\r\n"));
+        assert!(!text.contains("999"));
+        assert!(text.contains("date: ") && text.contains(" GMT\r\n"));
+        assert!(text.ends_with("\r\n\r\n"));
+        assert!(!text.contains("connection"));
+    }
+
+    #[test]
+    fn http10_keep_alive_and_close() {
+        let mut out = Vec::new();
+        write_head(
+            &mut out,
+            StatusCode::NOT_FOUND,
+            &HeaderMap::new(),
+            BodyFraming::Chunked,
+            false,
+            Version::HTTP_11,
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 404 Not Found\r\n"));
+        assert!(text.contains("transfer-encoding: chunked\r\nconnection: close\r\n"));
+        let mut out = Vec::new();
+        write_head(
+            &mut out,
+            StatusCode::OK,
+            &HeaderMap::new(),
+            BodyFraming::Length(0),
+            true,
+            Version::HTTP_10,
+        );
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .contains("connection: keep-alive\r\n"));
+    }
+
+    #[test]
+    fn chunks() {
+        let mut out = Vec::new();
+        write_chunk(&mut out, b"hello world, and more");
+        write_chunk(&mut out, b"");
+        assert_eq!(out, b"15\r\nhello world, and more\r\n0\r\n\r\n");
+    }
+}
