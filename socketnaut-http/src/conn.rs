@@ -443,8 +443,11 @@ impl HttpConn {
         }
         match self.state {
             State::Lingering { .. } if self.read_closed => Step::Close,
-            // The client finished sending and everything it asked for is answered.
+            // The client finished sending and everything it asked for is answered (a partial
+            // head can no longer complete).
             State::Head { .. } if self.read_closed && self.pending_output() == 0 => Step::Close,
+            // The client went away in the middle of a body: nobody is left to answer.
+            State::Body { .. } if self.read_closed => Step::Close,
             State::Head { .. }
                 if cx.is_draining() && self.is_idle() && self.pending_output() == 0 =>
             {

@@ -24,11 +24,20 @@ fn row(name: &'static str, raw: impl Into<Vec<u8>>, status: u16, closes: bool) -
 
 fn rows() -> Vec<Row> {
     let long_target = format!("GET /{} HTTP/1.1\r\nHost: t\r\n\r\n", "a".repeat(8200));
-    let big_head = format!("GET / HTTP/1.1\r\nHost: t\r\nX: {}\r\n\r\n", "v".repeat(16400));
+    let big_head = format!(
+        "GET / HTTP/1.1\r\nHost: t\r\nX: {}\r\n\r\n",
+        "v".repeat(16400)
+    );
     let many: String = (0..101).map(|i| format!("X-{i}: v\r\n")).collect();
     let many_headers = format!("GET / HTTP/1.1\r\nHost: t\r\n{many}\r\n");
-    let big_body = format!("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n", 1024 * 1024 + 1);
-    let big_chunk = format!("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n", 1024 * 1024 + 1);
+    let big_body = format!(
+        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        1024 * 1024 + 1
+    );
+    let big_chunk = format!(
+        "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n",
+        1024 * 1024 + 1
+    );
     let big_ext = format!("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n1;{}\r\na\r\n0\r\n\r\n", "e".repeat(17000));
     let big_trailer = format!("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nX: {}\r\n\r\n", "t".repeat(17000));
     vec![
@@ -83,7 +92,10 @@ fn every_rule_answers_its_status_and_closes() {
             }
         };
         if got.status != r.status {
-            failures.push(format!("{}: status {} want {}", r.name, got.status, r.status));
+            failures.push(format!(
+                "{}: status {} want {}",
+                r.name, got.status, r.status
+            ));
         }
         if r.closes && got.header("connection") != Some("close") {
             failures.push(format!("{}: no Connection: close", r.name));

@@ -12,7 +12,10 @@ use socketnaut_http::{Body, Http, Request, RequestExt, Response};
 pub fn app(req: Request) -> Response {
     let path = req.uri().path().to_owned();
     let query = req.uri().query().unwrap_or("").to_owned();
-    let n: u64 = query.strip_prefix("n=").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let n: u64 = query
+        .strip_prefix("n=")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     match path.as_str() {
         "/" => Response::new("Hello World!".into()),
         "/echo" => {
@@ -28,7 +31,9 @@ pub fn app(req: Request) -> Response {
         "/stream" => Response::new(Body::from_reader(io::repeat(b'x').take(n))),
         "/info" => {
             let info = req.proxy_info();
-            Response::new(format!("{} {}", info.remote.socket_addr(), info.local.socket_addr()).into())
+            Response::new(
+                format!("{} {}", info.remote.socket_addr(), info.local.socket_addr()).into(),
+            )
         }
         "/trailers" => {
             let t = req
