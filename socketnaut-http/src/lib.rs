@@ -44,6 +44,8 @@ use socketnaut_core::{
 
 pub use body::{Body, Trailers};
 pub use handler::{Handler, Request, RequestExt, Response};
+/// The `http` crate, re-exported so handlers name the same types this crate uses.
+pub use http;
 
 /// Size and count limits on requests. Each has a default fit for public traffic.
 #[derive(Clone, Debug, PartialEq, Eq)]
