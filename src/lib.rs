@@ -9,3 +9,61 @@
 
 pub use socketnaut_core;
 pub use socketnaut_http;
+
+/// The handlers the load benches measure, shared with `examples/bench_server.rs` so an external
+/// load generator can be pointed at exactly what `cargo bench` measures.
+pub mod bench {
+    use std::time::{Duration, Instant};
+
+    use socketnaut_http::http::StatusCode;
+    use socketnaut_http::{Request, Response};
+
+    /// How long `/sleep` blocks: a stand-in for a synchronous database call.
+    pub const SLEEP: Duration = Duration::from_millis(10);
+    /// How much CPU time `/cpu` burns.
+    pub const CPU: Duration = Duration::from_millis(1);
+    /// How long `/slow` blocks.
+    pub const SLOW: Duration = Duration::from_millis(50);
+
+    /// `GET /` → "Hello World!"; `/sleep` blocks 10 ms; `/cpu` burns 1 ms of CPU time; `/slow`
+    /// blocks 50 ms; anything else is 404.
+    pub fn routes(req: Request) -> Response {
+        match req.uri().path() {
+            "/" => {}
+            "/sleep" => std::thread::sleep(SLEEP),
+            "/cpu" => burn_cpu(CPU),
+            "/slow" => std::thread::sleep(SLOW),
+            _ => {
+                let mut r = Response::new("not found".into());
+                *r.status_mut() = StatusCode::NOT_FOUND;
+                return r;
+            }
+        }
+        Response::new("Hello World!".into())
+    }
+
+    /// The Node original's handler: busy-wait 100 ms of wall-clock time, then "Hello World!".
+    pub fn seed_hello(_req: Request) -> Response {
+        let until = Instant::now() + Duration::from_millis(100);
+        while Instant::now() < until {
+            std::hint::spin_loop();
+        }
+        Response::new("Hello World!".into())
+    }
+
+    /// Spins until this thread has used `cpu` of CPU time (not wall-clock time, so preemption
+    /// by other threads does not shorten the work).
+    pub fn burn_cpu(cpu: Duration) {
+        let start = thread_cpu();
+        while thread_cpu().saturating_sub(start) < cpu {
+            for _ in 0..64 {
+                std::hint::spin_loop();
+            }
+        }
+    }
+
+    fn thread_cpu() -> Duration {
+        use nix::time::{clock_gettime, ClockId};
+        clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).map_or(Duration::ZERO, Duration::from)
+    }
+}

@@ -67,3 +67,81 @@ pub use stats::{Stats, WorkerState, WorkerStats};
 
 /// mio, re-exported so evented servers use the same version as the workers' loops.
 pub use mio;
+
+/// Entry points for the workspace's benches. Not part of the public API: no stability promise.
+#[doc(hidden)]
+pub mod __bench {
+    use crate::balance::{choose, Balance, Candidate, Choice, Rules};
+    use crate::pool::ToWorker;
+
+    /// The least-connections choice among workers with these connection counts.
+    pub fn choose_least_connections(loads: &[usize], cursor: &mut usize) -> Option<usize> {
+        let workers: Vec<Candidate> = loads
+            .iter()
+            .map(|&conns| Candidate {
+                conns,
+                busy: false,
+                accepting: true,
+            })
+            .collect();
+        let rules = Rules {
+            evented: true,
+            can_spawn: false,
+            spread: 1,
+            prefer_empty: false,
+        };
+        match choose(Balance::LeastConnections, &workers, cursor, rules) {
+            Choice::Worker(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// The acceptor → evented worker hand-off, both ends on one thread: channel send, waker
+    /// write, the worker's `poll` returning the wake, and the channel receive.
+    pub struct Handoff {
+        tx: crossbeam_channel::Sender<ToWorker>,
+        rx: crossbeam_channel::Receiver<ToWorker>,
+        poll: mio::Poll,
+        waker: mio::Waker,
+        events: mio::Events,
+        conn: Option<crate::Connection>,
+    }
+
+    impl Handoff {
+        /// Sets up a channel, a poll with a waker, and a real accepted connection to pass.
+        pub fn new() -> std::io::Result<Handoff> {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+            let _client = std::net::TcpStream::connect(listener.local_addr()?)?;
+            let (stream, peer) = listener.accept()?;
+            let info = crate::ProxySocketAddressInfo {
+                local: listener.local_addr()?.into(),
+                remote: peer.into(),
+            };
+            let poll = mio::Poll::new()?;
+            let waker = mio::Waker::new(poll.registry(), mio::Token(0))?;
+            let (tx, rx) = crossbeam_channel::unbounded();
+            Ok(Handoff {
+                tx,
+                rx,
+                poll,
+                waker,
+                events: mio::Events::with_capacity(8),
+                conn: Some(crate::Connection::new(stream, info, 1, std::time::Instant::now())),
+            })
+        }
+
+        /// One hand-off of the connection and back.
+        pub fn round_trip(&mut self) {
+            let conn = self.conn.take().expect("returned by the last round trip");
+            assert!(self.tx.send(ToWorker::Conn(conn)).is_ok());
+            self.waker.wake().expect("wake");
+            self.poll
+                .poll(&mut self.events, Some(std::time::Duration::ZERO))
+                .expect("poll");
+            match self.rx.try_recv() {
+                Ok(ToWorker::Conn(conn)) => self.conn = Some(conn),
+                _ => panic!("the connection must arrive"),
+            }
+        }
+    }
+}

@@ -245,3 +245,29 @@ impl EventedServer for HttpServer {
         )))
     }
 }
+
+/// Entry points for the workspace's benches. Not part of the public API: no stability promise.
+#[doc(hidden)]
+pub mod __bench {
+    use http::{HeaderMap, StatusCode, Version};
+
+    /// Parses and validates a request head; returns its length.
+    pub fn parse_head(buf: &[u8]) -> usize {
+        match crate::parse::parse_head(buf, &crate::Limits::default()) {
+            Ok(crate::parse::Parsed::Complete(_, len)) => len,
+            other => panic!("not a complete head: {other:?}"),
+        }
+    }
+
+    /// Formats a `200 OK` head with a content type, the cached date and a length.
+    pub fn write_head(out: &mut Vec<u8>, headers: &HeaderMap) {
+        crate::response::write_head(
+            out,
+            StatusCode::OK,
+            headers,
+            crate::response::BodyFraming::Length(12),
+            true,
+            Version::HTTP_11,
+        );
+    }
+}
