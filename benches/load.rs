@@ -1,1 +1,610 @@
-fn main(){}
+//! Load scenarios on loopback: a socketnaut-http server started in-process with its default
+//! configuration, driven by a bounded client event loop (fixed connections, fixed duration, no
+//! pipelining), next to a ceiling server measured in the same run.
+//!
+//! ```text
+//! cargo bench --bench load                    # every scenario
+//! cargo bench --bench load -- blocking_10ms   # one (substring filter)
+//! SOCKETNAUT_BENCH_SECS=10 cargo bench --bench load
+//! ```
+
+use std::collections::HashMap;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener as MioListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+use socketnaut::bench::{routes, seed_hello};
+use socketnaut_core::ServiceProxy;
+use socketnaut_http::Http;
+
+const CANNED: &[u8] =
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 12\r\n\r\nHello World!";
+const CANNED_CLOSE: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 12\r\nconnection: close\r\n\r\nHello World!";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    raise_nofile();
+    if args.first().map(String::as_str) == Some("serve-child") {
+        return serve_child();
+    }
+    let filter = args.first().cloned().unwrap_or_default();
+    let secs: u64 = std::env::var("SOCKETNAUT_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let duration = Duration::from_secs(secs);
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    println!("socketnaut load bench: {cores} cores, {secs} s per run, 1 client thread, loopback");
+    let mut rows = Vec::new();
+    type Scenario = (&'static str, fn(Duration, usize) -> Vec<Row>);
+    let scenarios: [Scenario; 7] = [
+        ("hello_keepalive", hello_keepalive),
+        ("hello_close", hello_close),
+        ("blocking_10ms", blocking_10ms),
+        ("cpu_1ms", cpu_1ms),
+        ("seed_hello_world", seed_hello_world),
+        ("slow_does_not_stall_fast", slow_does_not_stall_fast),
+        ("idle_memory", idle_memory),
+    ];
+    for (name, run) in scenarios {
+        if !name.contains(filter.as_str()) {
+            continue;
+        }
+        for row in run(duration, cores) {
+            println!("{}", row.line());
+            rows.push(row);
+        }
+    }
+    println!();
+    println!("| scenario | req/s | p50 | p99 | p99.9 | errors | result | target |");
+    println!("|---|---:|---:|---:|---:|---:|---|---|");
+    for r in &rows {
+        println!("{}", r.markdown());
+    }
+}
+
+/// One line of results.
+struct Row {
+    name: String,
+    stats: Option<LoadStats>,
+    result: String,
+    target: &'static str,
+}
+
+impl Row {
+    fn line(&self) -> String {
+        match &self.stats {
+            Some(s) => format!(
+                "{:<34} {:>9.0} req/s  p50 {:>7}  p99 {:>7}  p99.9 {:>7}  errors {:>3}  {}",
+                self.name,
+                s.rps,
+                fmt_us(s.p50),
+                fmt_us(s.p99),
+                fmt_us(s.p999),
+                s.errors,
+                self.result
+            ),
+            None => format!("{:<34} {}", self.name, self.result),
+        }
+    }
+
+    fn markdown(&self) -> String {
+        match &self.stats {
+            Some(s) => format!(
+                "| {} | {:.0} | {} | {} | {} | {} | {} | {} |",
+                self.name,
+                s.rps,
+                fmt_us(s.p50),
+                fmt_us(s.p99),
+                fmt_us(s.p999),
+                s.errors,
+                self.result,
+                self.target
+            ),
+            None => format!("| {} | | | | | | {} | {} |", self.name, self.result, self.target),
+        }
+    }
+}
+
+fn fmt_us(us: u64) -> String {
+    if us >= 10_000 {
+        format!("{:.1}ms", us as f64 / 1000.0)
+    } else {
+        format!("{us}µs")
+    }
+}
+
+fn default_server(handler: fn(socketnaut_http::Request) -> socketnaut_http::Response) -> ServiceProxy {
+    let proxy = Http::new(handler)
+        .proxy()
+        .bind("127.0.0.1:0")
+        .build()
+        .expect("server");
+    proxy.ready().expect("ready");
+    proxy
+}
+
+fn hello_keepalive(duration: Duration, cores: usize) -> Vec<Row> {
+    let ceiling = Ceiling::start(cores, false);
+    let c = run_load(ceiling.addr, &[("/", 64)], false, duration);
+    drop(ceiling);
+    let proxy = default_server(routes);
+    let s = run_load(proxy.local_addr(), &[("/", 64)], false, duration);
+    let workers = proxy.stats().workers.len();
+    ratio_rows("hello_keepalive", c, s, "≥ 0.85 of ceiling", workers)
+}
+
+fn hello_close(duration: Duration, cores: usize) -> Vec<Row> {
+    let ceiling = Ceiling::start(cores, true);
+    let c = run_load(ceiling.addr, &[("/", 64)], true, duration);
+    drop(ceiling);
+    let proxy = default_server(routes);
+    let s = run_load(proxy.local_addr(), &[("/", 64)], true, duration);
+    let workers = proxy.stats().workers.len();
+    ratio_rows("hello_close", c, s, "≥ 0.80 of ceiling", workers)
+}
+
+fn ratio_rows(name: &str, ceiling: Vec<LoadStats>, server: Vec<LoadStats>, target: &'static str, workers: usize) -> Vec<Row> {
+    let (c, s) = (ceiling[0].clone(), server[0].clone());
+    let ratio = s.rps / c.rps.max(1.0);
+    vec![
+        Row {
+            name: format!("{name} (ceiling)"),
+            stats: Some(c),
+            result: "reference".to_owned(),
+            target: "",
+        },
+        Row {
+            name: name.to_owned(),
+            stats: Some(s),
+            result: format!("{ratio:.2} of ceiling ({workers} workers)"),
+            target,
+        },
+    ]
+}
+
+fn ideal_row(name: &str, s: LoadStats, ideal: f64, target: &'static str, workers: usize) -> Vec<Row> {
+    let ratio = s.rps / ideal;
+    vec![Row {
+        name: name.to_owned(),
+        stats: Some(s),
+        result: format!("{ratio:.2} of ideal {ideal:.0} ({workers} workers)"),
+        target,
+    }]
+}
+
+fn blocking_10ms(duration: Duration, _cores: usize) -> Vec<Row> {
+    let proxy = default_server(routes);
+    let s = run_load(proxy.local_addr(), &[("/sleep", 64)], false, duration);
+    let workers = proxy.stats().workers.len();
+    ideal_row("blocking_10ms", s.into_iter().next().expect("one class"), 6400.0, "≥ 0.80 of ideal", workers)
+}
+
+fn cpu_1ms(duration: Duration, cores: usize) -> Vec<Row> {
+    let proxy = default_server(routes);
+    let s = run_load(proxy.local_addr(), &[("/cpu", 16)], false, duration);
+    let workers = proxy.stats().workers.len();
+    ideal_row("cpu_1ms", s.into_iter().next().expect("one class"), cores as f64 * 1000.0, "≥ 0.85 of ideal", workers)
+}
+
+fn seed_hello_world(duration: Duration, _cores: usize) -> Vec<Row> {
+    let proxy = Http::new(seed_hello)
+        .proxy()
+        .bind("127.0.0.1:0")
+        .worker_count(42)
+        .build()
+        .expect("server");
+    proxy.ready().expect("ready");
+    let s = run_load(proxy.local_addr(), &[("/", 200)], false, duration);
+    ideal_row("seed_hello_world", s.into_iter().next().expect("one class"), 420.0, "≥ 0.90 of ideal", 42)
+}
+
+fn slow_does_not_stall_fast(duration: Duration, _cores: usize) -> Vec<Row> {
+    let proxy = default_server(routes);
+    let s = run_load(proxy.local_addr(), &[("/", 60), ("/slow", 4)], false, duration);
+    let workers = proxy.stats().workers.len();
+    let fast = s[0].clone();
+    let verdict = format!("fast p99 {} ({workers} workers)", fmt_us(fast.p99));
+    vec![
+        Row {
+            name: "slow_does_not_stall_fast (fast)".to_owned(),
+            stats: Some(fast),
+            result: verdict,
+            target: "fast p99 < 5 ms",
+        },
+        Row {
+            name: "slow_does_not_stall_fast (slow)".to_owned(),
+            stats: Some(s[1].clone()),
+            result: "50 ms handler".to_owned(),
+            target: "",
+        },
+    ]
+}
+
+/// Statistics of one class of connections.
+#[derive(Clone, Debug, Default)]
+struct LoadStats {
+    rps: f64,
+    p50: u64,
+    p99: u64,
+    p999: u64,
+    errors: u64,
+}
+
+struct Client {
+    stream: TcpStream,
+    class: usize,
+    sent_at: Instant,
+    written: usize,
+    buf: Vec<u8>,
+}
+
+/// Drives `mix` (path, connections) against `addr` for `duration` after a one-second warm-up.
+/// Each connection sends one request, waits for the whole response, then sends the next (or,
+/// with `close`, closes and reconnects). Returns one result per class in `mix`.
+fn run_load(addr: SocketAddr, mix: &[(&str, usize)], close: bool, duration: Duration) -> Vec<LoadStats> {
+    let requests: Vec<Vec<u8>> = mix
+        .iter()
+        .map(|(path, _)| {
+            let conn = if close { "Connection: close\r\n" } else { "" };
+            format!("GET {path} HTTP/1.1\r\nHost: bench\r\n{conn}\r\n").into_bytes()
+        })
+        .collect();
+    let classes: Vec<usize> = mix
+        .iter()
+        .enumerate()
+        .flat_map(|(class, (_, n))| std::iter::repeat_n(class, *n))
+        .collect();
+    let mut poll = Poll::new().expect("poll");
+    let mut events = Events::with_capacity(1024);
+    let mut clients: HashMap<usize, Client> = HashMap::new();
+    let mut next_token = 0usize;
+    let mut latencies: Vec<Vec<u32>> = vec![Vec::new(); mix.len()];
+    let mut errors = vec![0u64; mix.len()];
+    let start = Instant::now();
+    let measure_from = start + Duration::from_secs(1);
+    let end = measure_from + duration;
+    let open = |class: usize, poll: &mut Poll, clients: &mut HashMap<usize, Client>, next: &mut usize| {
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        let token = *next;
+        *next += 1;
+        poll.registry()
+            .register(&mut stream, Token(token), Interest::READABLE | Interest::WRITABLE)
+            .expect("register");
+        clients.insert(
+            token,
+            Client {
+                stream,
+                class,
+                sent_at: Instant::now(),
+                written: 0,
+                buf: Vec::with_capacity(512),
+            },
+        );
+    };
+    for &class in &classes {
+        open(class, &mut poll, &mut clients, &mut next_token);
+    }
+    let mut scratch = vec![0u8; 64 * 1024];
+    while Instant::now() < end {
+        poll.poll(&mut events, Some(Duration::from_millis(10))).expect("poll");
+        for event in events.iter() {
+            let token = event.token().0;
+            let mut reopen = None;
+            let Some(c) = clients.get_mut(&token) else { continue };
+            let req = &requests[c.class];
+            // Send (or finish sending) the request.
+            let mut failed = false;
+            while c.written < req.len() {
+                match c.stream.write(&req[c.written..]) {
+                    Ok(n) => c.written += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::NotConnected => break,
+                    Err(_) => {
+                        failed = true;
+                        break;
+                    }
+                }
+            }
+            // Read what arrived.
+            let mut eof = false;
+            while !failed {
+                match c.stream.read(&mut scratch) {
+                    Ok(0) => {
+                        eof = true;
+                        break;
+                    }
+                    Ok(n) => c.buf.extend_from_slice(&scratch[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::NotConnected => break,
+                    Err(_) => {
+                        failed = true;
+                    }
+                }
+            }
+            if let Some(len) = complete_response(&c.buf) {
+                let now = Instant::now();
+                if now >= measure_from && now < end {
+                    let us = now.duration_since(c.sent_at).as_micros().min(u32::MAX as u128) as u32;
+                    latencies[c.class].push(us);
+                }
+                c.buf.drain(..len);
+                if close {
+                    let _ = socket2::SockRef::from(&c.stream).set_linger(Some(Duration::ZERO));
+                    reopen = Some(c.class);
+                } else {
+                    c.written = 0;
+                    c.sent_at = now;
+                    while c.written < req.len() {
+                        match c.stream.write(&req[c.written..]) {
+                            Ok(n) => c.written += n,
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                            Err(_) => {
+                                failed = true;
+                                break;
+                            }
+                        }
+                    }
+                }
+            } else if eof {
+                failed = true;
+            }
+            if failed {
+                if Instant::now() >= measure_from {
+                    errors[c.class] += 1;
+                }
+                reopen = Some(c.class);
+            }
+            if let Some(class) = reopen {
+                if let Some(mut old) = clients.remove(&token) {
+                    let _ = poll.registry().deregister(&mut old.stream);
+                }
+                open(class, &mut poll, &mut clients, &mut next_token);
+            }
+        }
+    }
+    let seconds = duration.as_secs_f64();
+    latencies
+        .into_iter()
+        .zip(errors)
+        .map(|(mut l, errors)| {
+            l.sort_unstable();
+            let pct = |p: f64| -> u64 {
+                if l.is_empty() {
+                    0
+                } else {
+                    l[((l.len() as f64 * p) as usize).min(l.len() - 1)] as u64
+                }
+            };
+            LoadStats {
+                rps: l.len() as f64 / seconds,
+                p50: pct(0.50),
+                p99: pct(0.99),
+                p999: pct(0.999),
+                errors,
+            }
+        })
+        .collect()
+}
+
+/// The length of the first complete response in `buf` (head with `content-length`).
+fn complete_response(buf: &[u8]) -> Option<usize> {
+    let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let head = &buf[..head_end];
+    let mut length = 0usize;
+    for line in head.split(|&b| b == b'\n') {
+        if line.len() > 15 && line[..15].eq_ignore_ascii_case(b"content-length:") {
+            length = std::str::from_utf8(&line[15..]).ok()?.trim().parse().ok()?;
+        }
+    }
+    (buf.len() >= head_end + length).then_some(head_end + length)
+}
+
+/// The ceiling: minimal mio loops (one per core) sharing one listener, answering every
+/// `\r\n\r\n` with a canned response, without parsing.
+struct Ceiling {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    wakers: Vec<Arc<Waker>>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl Ceiling {
+    fn start(threads: usize, close: bool) -> Ceiling {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("addr");
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut wakers = Vec::new();
+        let mut handles = Vec::new();
+        for _ in 0..threads {
+            let poll = Poll::new().expect("poll");
+            let waker = Arc::new(Waker::new(poll.registry(), Token(usize::MAX)).expect("waker"));
+            wakers.push(waker);
+            let listener = MioListener::from_std(listener.try_clone().expect("clone"));
+            let stop = stop.clone();
+            handles.push(thread::spawn(move || ceiling_loop(poll, listener, stop, close)));
+        }
+        Ceiling {
+            addr,
+            stop,
+            wakers,
+            threads: handles,
+        }
+    }
+}
+
+impl Drop for Ceiling {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for w in &self.wakers {
+            let _ = w.wake();
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+fn ceiling_loop(mut poll: Poll, mut listener: MioListener, stop: Arc<AtomicBool>, close: bool) {
+    const LISTENER: Token = Token(usize::MAX - 1);
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)
+        .expect("register");
+    let response = if close { CANNED_CLOSE } else { CANNED };
+    // Per connection: the stream and how much of "\r\n\r\n" the last bytes matched.
+    let mut conns: HashMap<usize, (TcpStream, usize)> = HashMap::new();
+    let mut next = 0;
+    let mut events = Events::with_capacity(256);
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut out = Vec::with_capacity(16 * 1024);
+    while !stop.load(Ordering::SeqCst) {
+        if poll.poll(&mut events, None).is_err() {
+            continue;
+        }
+        for event in events.iter() {
+            match event.token() {
+                LISTENER => {
+                    while let Ok((mut s, _)) = listener.accept() {
+                        let _ = s.set_nodelay(true);
+                        poll.registry()
+                            .register(&mut s, Token(next), Interest::READABLE)
+                            .expect("register");
+                        conns.insert(next, (s, 0));
+                        next += 1;
+                    }
+                }
+                Token(t) if t == usize::MAX => {}
+                Token(t) => {
+                    let Some((s, matched)) = conns.get_mut(&t) else { continue };
+                    let mut dead = false;
+                    out.clear();
+                    loop {
+                        match s.read(&mut buf) {
+                            Ok(0) => {
+                                dead = true;
+                                break;
+                            }
+                            Ok(n) => {
+                                for &b in &buf[..n] {
+                                    *matched = match (*matched, b) {
+                                        (0 | 2, b'\r') => *matched + 1,
+                                        (1 | 3, b'\n') => *matched + 1,
+                                        (_, b'\r') => 1,
+                                        _ => 0,
+                                    };
+                                    if *matched == 4 {
+                                        *matched = 0;
+                                        out.extend_from_slice(response);
+                                    }
+                                }
+                            }
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                            Err(_) => {
+                                dead = true;
+                                break;
+                            }
+                        }
+                    }
+                    if !out.is_empty() && s.write_all(&out).is_err() {
+                        dead = true;
+                    }
+                    if dead || (close && !out.is_empty()) {
+                        if let Some((mut s, _)) = conns.remove(&t) {
+                            let _ = poll.registry().deregister(&mut s);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn raise_nofile() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}
+
+/// The idle-memory child: a default server, its port on stdout, until stdin closes.
+fn serve_child() {
+    let proxy = default_server(routes);
+    println!("PORT={}", proxy.local_addr().port());
+    io::stdout().flush().expect("flush");
+    let mut s = String::new();
+    let _ = io::stdin().read_line(&mut s);
+    proxy.shutdown(Duration::from_secs(1));
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+fn idle_memory(_duration: Duration, _cores: usize) -> Vec<Row> {
+    const N: usize = 10_000;
+    let exe = std::env::current_exe().expect("exe");
+    let mut child = Command::new(exe)
+        .arg("serve-child")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn server child");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    out.read_line(&mut line).expect("port");
+    let port: u16 = line.trim().trim_start_matches("PORT=").parse().expect("port");
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    // Warm the server (pool, first buffers) before the baseline.
+    let mut warm: Vec<std::net::TcpStream> = Vec::new();
+    for _ in 0..100 {
+        warm.push(get_once(addr));
+    }
+    drop(warm);
+    thread::sleep(Duration::from_millis(300)); // let the closes land before the baseline
+    let before = rss_kib(child.id());
+    let started = Instant::now();
+    let mut conns = Vec::with_capacity(N);
+    for _ in 0..N {
+        conns.push(get_once(addr));
+    }
+    let opened_in = started.elapsed();
+    thread::sleep(Duration::from_millis(200)); // idle: buffers released
+    let after = rss_kib(child.id());
+    drop(conns);
+    drop(child.stdin.take());
+    let _ = child.wait();
+    let per_conn = (after.saturating_sub(before) * 1024) as f64 / N as f64;
+    vec![Row {
+        name: "idle_memory".to_owned(),
+        stats: None,
+        result: format!(
+            "{per_conn:.0} bytes RSS per idle keep-alive connection ({N} opened in {:.1}s; RSS {before} → {after} KiB)",
+            opened_in.as_secs_f64()
+        ),
+        target: "< 4 KiB per connection",
+    }]
+}
+
+/// Opens a keep-alive connection and completes one request on it.
+fn get_once(addr: SocketAddr) -> std::net::TcpStream {
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.write_all(b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n").expect("write");
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 512];
+    while complete_response(&buf).is_none() {
+        let n = s.read(&mut chunk).expect("read");
+        assert!(n > 0, "closed early");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    s
+}
