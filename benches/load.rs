@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener as MioListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
-use socketnaut::bench::{routes, seed_hello};
+use socketnaut::bench::{routes, seed_hello, seed_hello_pure_spin};
 use socketnaut_core::ServiceProxy;
 use socketnaut_http::Http;
 
@@ -28,7 +28,10 @@ const CANNED: &[u8] =
 const CANNED_CLOSE: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 12\r\nconnection: close\r\n\r\nHello World!";
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     raise_nofile();
     if args.first().map(String::as_str) == Some("serve-child") {
         return serve_child();
@@ -107,7 +110,10 @@ impl Row {
                 self.result,
                 self.target
             ),
-            None => format!("| {} | | | | | | {} | {} |", self.name, self.result, self.target),
+            None => format!(
+                "| {} | | | | | | {} | {} |",
+                self.name, self.result, self.target
+            ),
         }
     }
 }
@@ -120,7 +126,9 @@ fn fmt_us(us: u64) -> String {
     }
 }
 
-fn default_server(handler: fn(socketnaut_http::Request) -> socketnaut_http::Response) -> ServiceProxy {
+fn default_server(
+    handler: fn(socketnaut_http::Request) -> socketnaut_http::Response,
+) -> ServiceProxy {
     let proxy = Http::new(handler)
         .proxy()
         .bind("127.0.0.1:0")
@@ -150,7 +158,13 @@ fn hello_close(duration: Duration, cores: usize) -> Vec<Row> {
     ratio_rows("hello_close", c, s, "≥ 0.80 of ceiling", workers)
 }
 
-fn ratio_rows(name: &str, ceiling: Vec<LoadStats>, server: Vec<LoadStats>, target: &'static str, workers: usize) -> Vec<Row> {
+fn ratio_rows(
+    name: &str,
+    ceiling: Vec<LoadStats>,
+    server: Vec<LoadStats>,
+    target: &'static str,
+    workers: usize,
+) -> Vec<Row> {
     let (c, s) = (ceiling[0].clone(), server[0].clone());
     let ratio = s.rps / c.rps.max(1.0);
     vec![
@@ -169,7 +183,13 @@ fn ratio_rows(name: &str, ceiling: Vec<LoadStats>, server: Vec<LoadStats>, targe
     ]
 }
 
-fn ideal_row(name: &str, s: LoadStats, ideal: f64, target: &'static str, workers: usize) -> Vec<Row> {
+fn ideal_row(
+    name: &str,
+    s: LoadStats,
+    ideal: f64,
+    target: &'static str,
+    workers: usize,
+) -> Vec<Row> {
     let ratio = s.rps / ideal;
     vec![Row {
         name: name.to_owned(),
@@ -183,31 +203,70 @@ fn blocking_10ms(duration: Duration, _cores: usize) -> Vec<Row> {
     let proxy = default_server(routes);
     let s = run_load(proxy.local_addr(), &[("/sleep", 64)], false, duration);
     let workers = proxy.stats().workers.len();
-    ideal_row("blocking_10ms", s.into_iter().next().expect("one class"), 6400.0, "≥ 0.80 of ideal", workers)
+    ideal_row(
+        "blocking_10ms",
+        s.into_iter().next().expect("one class"),
+        6400.0,
+        "≥ 0.80 of ideal",
+        workers,
+    )
 }
 
 fn cpu_1ms(duration: Duration, cores: usize) -> Vec<Row> {
     let proxy = default_server(routes);
     let s = run_load(proxy.local_addr(), &[("/cpu", 16)], false, duration);
     let workers = proxy.stats().workers.len();
-    ideal_row("cpu_1ms", s.into_iter().next().expect("one class"), cores as f64 * 1000.0, "≥ 0.85 of ideal", workers)
+    ideal_row(
+        "cpu_1ms",
+        s.into_iter().next().expect("one class"),
+        cores as f64 * 1000.0,
+        "≥ 0.85 of ideal",
+        workers,
+    )
 }
 
 fn seed_hello_world(duration: Duration, _cores: usize) -> Vec<Row> {
-    let proxy = Http::new(seed_hello)
-        .proxy()
-        .bind("127.0.0.1:0")
-        .worker_count(42)
-        .build()
-        .expect("server");
-    proxy.ready().expect("ready");
-    let s = run_load(proxy.local_addr(), &[("/", 200)], false, duration);
-    ideal_row("seed_hello_world", s.into_iter().next().expect("one class"), 420.0, "≥ 0.90 of ideal", 42)
+    let mut rows = Vec::new();
+    let variants: [(
+        &str,
+        fn(socketnaut_http::Request) -> socketnaut_http::Response,
+        &'static str,
+    ); 2] = [
+        ("seed_hello_world", seed_hello, "≥ 0.90 of ideal"),
+        (
+            "seed_hello_world (pure spin)",
+            seed_hello_pure_spin,
+            "for comparison",
+        ),
+    ];
+    for (name, handler, target) in variants {
+        let proxy = Http::new(handler)
+            .proxy()
+            .bind("127.0.0.1:0")
+            .worker_count(42)
+            .build()
+            .expect("server");
+        proxy.ready().expect("ready");
+        let s = run_load(proxy.local_addr(), &[("/", 200)], false, duration);
+        rows.extend(ideal_row(
+            name,
+            s.into_iter().next().expect("one class"),
+            420.0,
+            target,
+            42,
+        ));
+    }
+    rows
 }
 
 fn slow_does_not_stall_fast(duration: Duration, _cores: usize) -> Vec<Row> {
     let proxy = default_server(routes);
-    let s = run_load(proxy.local_addr(), &[("/", 60), ("/slow", 4)], false, duration);
+    let s = run_load(
+        proxy.local_addr(),
+        &[("/", 60), ("/slow", 4)],
+        false,
+        duration,
+    );
     let workers = proxy.stats().workers.len();
     let fast = s[0].clone();
     let verdict = format!("fast p99 {} ({workers} workers)", fmt_us(fast.p99));
@@ -248,7 +307,12 @@ struct Client {
 /// Drives `mix` (path, connections) against `addr` for `duration` after a one-second warm-up.
 /// Each connection sends one request, waits for the whole response, then sends the next (or,
 /// with `close`, closes and reconnects). Returns one result per class in `mix`.
-fn run_load(addr: SocketAddr, mix: &[(&str, usize)], close: bool, duration: Duration) -> Vec<LoadStats> {
+fn run_load(
+    addr: SocketAddr,
+    mix: &[(&str, usize)],
+    close: bool,
+    duration: Duration,
+) -> Vec<LoadStats> {
     let requests: Vec<Vec<u8>> = mix
         .iter()
         .map(|(path, _)| {
@@ -270,41 +334,54 @@ fn run_load(addr: SocketAddr, mix: &[(&str, usize)], close: bool, duration: Dura
     let start = Instant::now();
     let measure_from = start + Duration::from_secs(1);
     let end = measure_from + duration;
-    let open = |class: usize, poll: &mut Poll, clients: &mut HashMap<usize, Client>, next: &mut usize| {
-        let mut stream = TcpStream::connect(addr).expect("connect");
-        let token = *next;
-        *next += 1;
-        poll.registry()
-            .register(&mut stream, Token(token), Interest::READABLE | Interest::WRITABLE)
-            .expect("register");
-        clients.insert(
-            token,
-            Client {
-                stream,
-                class,
-                sent_at: Instant::now(),
-                written: 0,
-                buf: Vec::with_capacity(512),
-            },
-        );
-    };
+    let open =
+        |class: usize, poll: &mut Poll, clients: &mut HashMap<usize, Client>, next: &mut usize| {
+            let mut stream = TcpStream::connect(addr).expect("connect");
+            let token = *next;
+            *next += 1;
+            poll.registry()
+                .register(
+                    &mut stream,
+                    Token(token),
+                    Interest::READABLE | Interest::WRITABLE,
+                )
+                .expect("register");
+            clients.insert(
+                token,
+                Client {
+                    stream,
+                    class,
+                    sent_at: Instant::now(),
+                    written: 0,
+                    buf: Vec::with_capacity(512),
+                },
+            );
+        };
     for &class in &classes {
         open(class, &mut poll, &mut clients, &mut next_token);
     }
     let mut scratch = vec![0u8; 64 * 1024];
     while Instant::now() < end {
-        poll.poll(&mut events, Some(Duration::from_millis(10))).expect("poll");
+        poll.poll(&mut events, Some(Duration::from_millis(10)))
+            .expect("poll");
         for event in events.iter() {
             let token = event.token().0;
             let mut reopen = None;
-            let Some(c) = clients.get_mut(&token) else { continue };
+            let Some(c) = clients.get_mut(&token) else {
+                continue;
+            };
             let req = &requests[c.class];
             // Send (or finish sending) the request.
             let mut failed = false;
             while c.written < req.len() {
                 match c.stream.write(&req[c.written..]) {
                     Ok(n) => c.written += n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::NotConnected => break,
+                    Err(e)
+                        if e.kind() == io::ErrorKind::WouldBlock
+                            || e.kind() == io::ErrorKind::NotConnected =>
+                    {
+                        break
+                    }
                     Err(_) => {
                         failed = true;
                         break;
@@ -320,7 +397,12 @@ fn run_load(addr: SocketAddr, mix: &[(&str, usize)], close: bool, duration: Dura
                         break;
                     }
                     Ok(n) => c.buf.extend_from_slice(&scratch[..n]),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::NotConnected => break,
+                    Err(e)
+                        if e.kind() == io::ErrorKind::WouldBlock
+                            || e.kind() == io::ErrorKind::NotConnected =>
+                    {
+                        break
+                    }
                     Err(_) => {
                         failed = true;
                     }
@@ -329,7 +411,10 @@ fn run_load(addr: SocketAddr, mix: &[(&str, usize)], close: bool, duration: Dura
             if let Some(len) = complete_response(&c.buf) {
                 let now = Instant::now();
                 if now >= measure_from && now < end {
-                    let us = now.duration_since(c.sent_at).as_micros().min(u32::MAX as u128) as u32;
+                    let us = now
+                        .duration_since(c.sent_at)
+                        .as_micros()
+                        .min(u32::MAX as u128) as u32;
                     latencies[c.class].push(us);
                 }
                 c.buf.drain(..len);
@@ -427,7 +512,9 @@ impl Ceiling {
             wakers.push(waker);
             let listener = MioListener::from_std(listener.try_clone().expect("clone"));
             let stop = stop.clone();
-            handles.push(thread::spawn(move || ceiling_loop(poll, listener, stop, close)));
+            handles.push(thread::spawn(move || {
+                ceiling_loop(poll, listener, stop, close)
+            }));
         }
         Ceiling {
             addr,
@@ -480,7 +567,9 @@ fn ceiling_loop(mut poll: Poll, mut listener: MioListener, stop: Arc<AtomicBool>
                 }
                 Token(t) if t == usize::MAX => {}
                 Token(t) => {
-                    let Some((s, matched)) = conns.get_mut(&t) else { continue };
+                    let Some((s, matched)) = conns.get_mut(&t) else {
+                        continue;
+                    };
                     let mut dead = false;
                     out.clear();
                     loop {
@@ -562,7 +651,11 @@ fn idle_memory(_duration: Duration, _cores: usize) -> Vec<Row> {
     let mut out = BufReader::new(child.stdout.take().expect("stdout"));
     let mut line = String::new();
     out.read_line(&mut line).expect("port");
-    let port: u16 = line.trim().trim_start_matches("PORT=").parse().expect("port");
+    let port: u16 = line
+        .trim()
+        .trim_start_matches("PORT=")
+        .parse()
+        .expect("port");
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     // Warm the server (pool, first buffers) before the baseline.
     let mut warm: Vec<std::net::TcpStream> = Vec::new();
@@ -598,7 +691,8 @@ fn idle_memory(_duration: Duration, _cores: usize) -> Vec<Row> {
 /// Opens a keep-alive connection and completes one request on it.
 fn get_once(addr: SocketAddr) -> std::net::TcpStream {
     let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    s.write_all(b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n").expect("write");
+    s.write_all(b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
+        .expect("write");
     let mut buf = Vec::new();
     let mut chunk = [0u8; 512];
     while complete_response(&buf).is_none() {

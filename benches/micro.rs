@@ -38,7 +38,9 @@ fn choose(c: &mut Criterion) {
         let loads: Vec<usize> = (0..n).map(|i| 10 + (i * 7919) % 13).collect();
         let mut cursor = 0;
         g.bench_with_input(BenchmarkId::from_parameter(n), &loads, |b, loads| {
-            b.iter(|| socketnaut_core::__bench::choose_least_connections(black_box(loads), &mut cursor))
+            b.iter(|| {
+                socketnaut_core::__bench::choose_least_connections(black_box(loads), &mut cursor)
+            })
         });
     }
     g.finish();
@@ -46,7 +48,10 @@ fn choose(c: &mut Criterion) {
 
 fn format_head(c: &mut Criterion) {
     let mut headers = socketnaut_http::http::HeaderMap::new();
-    headers.insert("content-type", "text/plain; charset=utf-8".parse().expect("valid"));
+    headers.insert(
+        "content-type",
+        "text/plain; charset=utf-8".parse().expect("valid"),
+    );
     let mut out = Vec::with_capacity(256);
     c.bench_function("format/response_head", |b| {
         b.iter(|| {

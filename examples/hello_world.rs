@@ -9,7 +9,7 @@
 //! `--workers 0` keeps the default elastic pool; `--busy-ms 0` makes the handler answer at once
 //! (for benchmarks). SIGTERM or Ctrl-C drains and exits.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use socketnaut_http::{Http, Request, Response};
 
@@ -49,11 +49,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = args()?;
     let busy = args.busy;
     let handler = move |_req: Request| {
-        // Block the worker for `busy` of wall-clock time, as the original does.
-        let until = Instant::now() + busy;
-        while Instant::now() < until {
-            std::hint::spin_loop();
-        }
+        // Block the worker for `busy` of wall-clock time, as the original does (yielding between
+        // clock checks; see `socketnaut::bench::busy_wait` for why).
+        socketnaut::bench::busy_wait(busy);
         Response::new("Hello World!".into())
     };
     let mut builder = Http::new(handler).proxy().bind(args.addr.as_str());

@@ -20,7 +20,13 @@ fn describe(req: &Request) -> String {
     let headers: Vec<String> = req
         .headers()
         .iter()
-        .map(|(n, v)| format!("[\"{}\",\"{}\"]", b64(n.as_str().as_bytes()), b64(v.as_bytes())))
+        .map(|(n, v)| {
+            format!(
+                "[\"{}\",\"{}\"]",
+                b64(n.as_str().as_bytes()),
+                b64(v.as_bytes())
+            )
+        })
         .collect();
     format!(
         "{{\"method\":\"{}\",\"uri\":\"{}\",\"version\":\"{}\",\"headers\":[{}],\"body\":\"{}\"}}\n",

@@ -44,6 +44,28 @@ pub mod bench {
 
     /// The Node original's handler: busy-wait 100 ms of wall-clock time, then "Hello World!".
     pub fn seed_hello(_req: Request) -> Response {
+        busy_wait(Duration::from_millis(100));
+        Response::new("Hello World!".into())
+    }
+
+    /// Busy-waits `wall` of wall-clock time, as the seed's handler does, yielding the CPU
+    /// between checks of the clock.
+    ///
+    /// Why yield: the seed runs 42 such handlers at once. On a machine with fewer cores the
+    /// kernel time-slices the spinning threads at tick granularity, so a thread whose 100 ms
+    /// are up usually sits in the run queue behind ~20 others before it can notice, which adds
+    /// tens of milliseconds to every request (`cargo bench --bench load -- seed` prints both
+    /// variants). Yielding keeps the wait a busy one (the thread stays runnable and burns CPU)
+    /// while letting each thread see its deadline promptly.
+    pub fn busy_wait(wall: Duration) {
+        let until = Instant::now() + wall;
+        while Instant::now() < until {
+            std::thread::yield_now();
+        }
+    }
+
+    /// [`seed_hello`] with a pure spin (no yield), for comparison.
+    pub fn seed_hello_pure_spin(_req: Request) -> Response {
         let until = Instant::now() + Duration::from_millis(100);
         while Instant::now() < until {
             std::hint::spin_loop();

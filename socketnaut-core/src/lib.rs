@@ -126,7 +126,12 @@ pub mod __bench {
                 poll,
                 waker,
                 events: mio::Events::with_capacity(8),
-                conn: Some(crate::Connection::new(stream, info, 1, std::time::Instant::now())),
+                conn: Some(crate::Connection::new(
+                    stream,
+                    info,
+                    1,
+                    std::time::Instant::now(),
+                )),
             })
         }
 

@@ -86,6 +86,9 @@ pub enum ConnEvent {
         readable: bool,
         /// The socket may accept writes.
         writable: bool,
+        /// The peer has shut down its sending side (or the socket failed): a read will reach
+        /// EOF or an error after any buffered data, so read until it does.
+        read_closed: bool,
     },
     /// The instant returned by [`EventedConnection::deadline`] has passed.
     Timer,

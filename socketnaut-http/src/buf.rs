@@ -9,27 +9,55 @@ pub(crate) const CHUNK: usize = 16 * 1024;
 const POOL_MAX: usize = 64;
 
 thread_local! {
-    static POOL: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+    /// Read buffers, kept initialised (`len() == CHUNK`) so reads never re-zero memory.
+    static READ: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+    /// Write buffers, kept empty (`len() == 0`).
+    static WRITE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Takes an empty buffer with at least `CHUNK` bytes of capacity.
-pub(crate) fn take() -> Vec<u8> {
-    POOL.with(|p| p.borrow_mut().pop())
-        .unwrap_or_else(|| Vec::with_capacity(CHUNK))
+fn pop(pool: &'static std::thread::LocalKey<RefCell<Vec<Vec<u8>>>>) -> Option<Vec<u8>> {
+    pool.with(|p| p.borrow_mut().pop())
 }
 
-/// Gives a buffer back; oversized ones (grown for a large message) are freed instead.
-pub(crate) fn give(mut buf: Vec<u8>) {
-    if buf.capacity() < CHUNK || buf.capacity() > 4 * CHUNK {
-        return;
-    }
-    buf.clear();
-    POOL.with(|p| {
+fn push(pool: &'static std::thread::LocalKey<RefCell<Vec<Vec<u8>>>>, buf: Vec<u8>) {
+    pool.with(|p| {
         let mut p = p.borrow_mut();
         if p.len() < POOL_MAX {
             p.push(buf);
         }
     });
+}
+
+/// Oversized buffers (grown for a large message) are freed rather than pooled.
+fn poolable(capacity: usize) -> bool {
+    (CHUNK..=4 * CHUNK).contains(&capacity)
+}
+
+/// Takes a read buffer of `CHUNK` initialised bytes (stale contents).
+pub(crate) fn take_read() -> Vec<u8> {
+    pop(&READ).unwrap_or_else(|| vec![0; CHUNK])
+}
+
+fn give_read(mut buf: Vec<u8>) {
+    if poolable(buf.capacity()) {
+        buf.truncate(CHUNK);
+        if buf.len() == CHUNK {
+            push(&READ, buf);
+        }
+    }
+}
+
+/// Takes an empty write buffer with at least `CHUNK` bytes of capacity.
+pub(crate) fn take_write() -> Vec<u8> {
+    pop(&WRITE).unwrap_or_else(|| Vec::with_capacity(CHUNK))
+}
+
+/// Gives a write buffer back.
+pub(crate) fn give_write(mut buf: Vec<u8>) {
+    if poolable(buf.capacity()) {
+        buf.clear();
+        push(&WRITE, buf);
+    }
 }
 
 /// A read buffer: `data[start..end]` holds unread bytes; `data` stays initialised, so reads
@@ -66,10 +94,7 @@ impl ReadBuf {
     /// Space to read into, at least `CHUNK / 4` bytes, compacting or growing as needed.
     pub(crate) fn spare(&mut self) -> &mut [u8] {
         if self.data.is_empty() {
-            let mut v = take();
-            let cap = v.capacity();
-            v.resize(cap, 0);
-            self.data = v;
+            self.data = take_read();
         }
         if self.data.len() - self.end < CHUNK / 4 {
             if self.start > 0 {
@@ -92,7 +117,7 @@ impl ReadBuf {
     /// Returns the memory to the pool if nothing is buffered.
     pub(crate) fn release_if_empty(&mut self) {
         if self.is_empty() && !self.data.is_empty() {
-            give(std::mem::take(&mut self.data));
+            give_read(std::mem::take(&mut self.data));
             self.start = 0;
             self.end = 0;
         }

@@ -94,21 +94,29 @@ impl HttpConn {
         self.output.len() - self.written
     }
 
-    /// Reads until `WouldBlock`, EOF, or the input cap. `Err` means the connection is dead.
-    fn read(&mut self, now: Instant) -> io::Result<()> {
+    /// Reads until `WouldBlock`, EOF, a short read (unless the peer has shut down its side,
+    /// `to_eof`), or the input cap. `Err` means the connection is dead.
+    fn read(&mut self, now: Instant, to_eof: bool) -> io::Result<()> {
         self.read_paused = false;
         while !self.read_closed {
             if self.input.len() >= IN_HIGH {
                 self.read_paused = true;
                 return Ok(());
             }
-            match self.socket.read(self.input.spare()) {
+            let spare = self.input.spare();
+            let room = spare.len();
+            match self.socket.read(spare) {
                 Ok(0) => self.read_closed = true,
                 Ok(n) => {
                     self.input.commit(n);
                     self.progress = now;
                     if matches!(self.state, State::Lingering { .. }) {
                         self.input.consume(n); // discarded: the response is final
+                    }
+                    if n < room && !to_eof {
+                        // A short read drained the socket: bytes arriving later raise a new
+                        // edge, so the read that would only say WouldBlock is skipped.
+                        break;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -137,7 +145,7 @@ impl HttpConn {
         // Everything is out: reuse or release the buffer.
         self.written = 0;
         if self.is_idle() {
-            buf::give(std::mem::take(&mut self.output));
+            buf::give_write(std::mem::take(&mut self.output));
         } else {
             self.output.clear();
         }
@@ -150,7 +158,7 @@ impl HttpConn {
 
     fn out(&mut self) -> &mut Vec<u8> {
         if self.output.capacity() == 0 {
-            self.output = buf::take();
+            self.output = buf::take_write();
         }
         &mut self.output
     }
@@ -164,15 +172,15 @@ impl HttpConn {
                     if self.pending_output() > OUT_HIGH || self.input.is_empty() {
                         return;
                     }
-                    let shared = self.shared.clone();
-                    let limits = &shared.limits;
+                    let limits = &self.shared.limits;
+                    let (max_body, max_meta) = (limits.max_body, limits.max_chunk_metadata);
                     match parse_head(self.input.bytes(), limits) {
                         Ok(Parsed::Partial) => return,
                         Err(reject) => return self.reject(reject),
                         Ok(Parsed::Complete(head, len)) => {
                             self.input.consume(len);
                             if let Framing::Length(n) = head.framing {
-                                if n > limits.max_body as u64 {
+                                if n > max_body as u64 {
                                     return self.reject(error::BODY_TOO_LARGE);
                                 }
                             }
@@ -183,7 +191,7 @@ impl HttpConn {
                                 self.out()
                                     .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
                             }
-                            let decoder = Decoder::new(head.framing, limits.max_chunk_metadata);
+                            let decoder = Decoder::new(head.framing, max_meta);
                             let capacity = match head.framing {
                                 Framing::Length(n) => n as usize,
                                 _ => 0,
@@ -421,7 +429,7 @@ impl HttpConn {
             let can_stream =
                 matches!(self.state, State::Stream { .. }) && self.pending_output() <= OUT_LOW;
             let can_read = self.read_paused && self.input.len() < IN_HIGH;
-            if can_read && self.read(now).is_err() {
+            if can_read && self.read(now, false).is_err() {
                 return Step::Close;
             }
             if !(can_stream || can_read) {
@@ -437,9 +445,13 @@ impl HttpConn {
             };
             let n = self.input.len();
             self.input.consume(n);
-            if self.read(now).is_err() {
+            if self.read(now, false).is_err() {
                 return Step::Close;
             }
+        }
+        // An idle connection holds no buffer (see `buf`).
+        if self.is_idle() {
+            self.input.release_if_empty();
         }
         match self.state {
             State::Lingering { .. } if self.read_closed => Step::Close,
@@ -466,8 +478,12 @@ impl EventedConnection for HttpConn {
     fn on_event(&mut self, event: ConnEvent, cx: &mut ConnContext<'_>) -> Step {
         let now = cx.now();
         match event {
-            ConnEvent::Ready { readable, .. } => {
-                if readable && self.read(now).is_err() {
+            ConnEvent::Ready {
+                readable,
+                read_closed,
+                ..
+            } => {
+                if readable && self.read(now, read_closed).is_err() {
                     return Step::Close;
                 }
             }

@@ -164,6 +164,8 @@ struct Entry {
     conn: Box<dyn EventedConnection>,
     /// The deadline currently in the timer heap for this connection, if any.
     scheduled: Option<Instant>,
+    /// Its last callback ran past the busy threshold: measure whether the next one blocks.
+    suspect: bool,
 }
 
 struct EventedLoop<'a> {
@@ -177,9 +179,7 @@ struct EventedLoop<'a> {
     /// Min-heap of (deadline, token); entries whose deadline no longer matches
     /// `Entry::scheduled` are stale and skipped.
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
-    /// Voluntary context switches of this thread right after the last poll returned, to tell a
-    /// callback that blocked (slept, waited on I/O) from one that computed or was preempted.
-    switches_baseline: Option<std::ffi::c_long>,
+
     retiring: bool,
     draining: bool,
     forced: bool,
@@ -208,7 +208,6 @@ impl<'a> EventedLoop<'a> {
             conns: HashMap::new(),
             next_token: 0,
             timers: BinaryHeap::new(),
-            switches_baseline: None,
             retiring: false,
             draining: false,
             forced: false,
@@ -230,19 +229,16 @@ impl<'a> EventedLoop<'a> {
                 log::error!(target: AGENT, "{}: poll failed: {e}", self.agent.name);
                 break;
             }
-            self.switches_baseline = if self.config.migrate && !self.conns.is_empty() {
-                voluntary_switches()
-            } else {
-                None
-            };
             for event in events.iter() {
                 let token = event.token();
                 if token == WORKER_WAKER {
                     self.read_inbox();
                 } else {
+                    let read_closed = event.is_read_closed() || event.is_error();
                     let ready = ConnEvent::Ready {
-                        readable: event.is_readable() || event.is_read_closed() || event.is_error(),
+                        readable: event.is_readable() || read_closed,
                         writable: event.is_writable() || event.is_write_closed(),
+                        read_closed,
                     };
                     self.dispatch(token.0, ready);
                 }
@@ -322,6 +318,7 @@ impl<'a> EventedLoop<'a> {
             Entry {
                 conn,
                 scheduled: None,
+                suspect: false,
             },
         );
         // Kick it: data may already be buffered (in the socket, or in the state of a migrated
@@ -331,6 +328,7 @@ impl<'a> EventedLoop<'a> {
             ConnEvent::Ready {
                 readable: true,
                 writable: true,
+                read_closed: false,
             },
         );
         if self.draining {
@@ -341,6 +339,15 @@ impl<'a> EventedLoop<'a> {
     fn dispatch(&mut self, token: usize, event: ConnEvent) {
         let Some(entry) = self.conns.get_mut(&token) else {
             return; // an event for a connection closed earlier in this batch
+        };
+        // Telling a callback that blocked (slept, waited on I/O: more threads help) from one
+        // that computed or was preempted (more threads do not) takes the thread's voluntary
+        // context-switch count before and after. That is a syscall, so it is only paid for a
+        // connection whose previous callback was already slow.
+        let switches_before = if entry.suspect && self.config.migrate {
+            voluntary_switches()
+        } else {
+            None
         };
         let clock = &self.agent.shared.clock;
         let start = Instant::now();
@@ -356,6 +363,9 @@ impl<'a> EventedLoop<'a> {
         let result = catch_unwind(AssertUnwindSafe(|| entry.conn.on_event(event, &mut cx)));
         let end = Instant::now();
         self.agent.load.busy_since.store(0, Ordering::Relaxed);
+        let slow = end.saturating_duration_since(start) >= self.config.busy_threshold
+            && event != ConnEvent::Drain;
+        entry.suspect = slow;
         match result {
             Ok(Step::Keep) => self.schedule(token),
             Ok(Step::Close) => self.close(token),
@@ -365,27 +375,17 @@ impl<'a> EventedLoop<'a> {
                 self.close(token);
             }
         }
-        if end.saturating_duration_since(start) >= self.config.busy_threshold
-            && event != ConnEvent::Drain
-        {
-            self.after_slow_callback(token, end);
+        if let (true, Some(before)) = (slow, switches_before) {
+            if voluntary_switches().is_some_and(|after| after > before) {
+                self.after_blocking_callback(token, end);
+            }
         }
     }
 
-    /// A callback ran past the busy threshold. If it blocked (rather than computing), the
-    /// connections sharing this worker would wait behind the next such callback, so hand them
-    /// to the acceptor, which places each on an empty worker.
-    fn after_slow_callback(&mut self, slow: usize, end: Instant) {
-        let Some(baseline) = self.switches_baseline else {
-            return;
-        };
-        let Some(now) = voluntary_switches() else {
-            return;
-        };
-        if now <= baseline {
-            return; // computed or was preempted: more threads would not help
-        }
-        self.switches_baseline = Some(now);
+    /// A callback blocked past the busy threshold: the connections sharing this worker would
+    /// wait behind the next such callback, so hand them to the acceptor, which places each on
+    /// an empty worker.
+    fn after_blocking_callback(&mut self, slow: usize, end: Instant) {
         let clock = &self.agent.shared.clock;
         self.agent
             .load

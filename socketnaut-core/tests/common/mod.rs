@@ -162,6 +162,7 @@ impl EventedConnection for LineConn {
                 ConnEvent::Ready {
                     readable: false,
                     writable: true,
+                    read_closed: false,
                 },
                 cx,
             );
