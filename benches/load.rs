@@ -65,8 +65,8 @@ fn main() {
         }
     }
     println!();
-    println!("| scenario | req/s | p50 | p99 | p99.9 | errors | result | target |");
-    println!("|---|---:|---:|---:|---:|---:|---|---|");
+    println!("| scenario | req/s | p50 | p99 | p99.9 | errors | server CPU/req | result | target |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---|---|");
     for r in &rows {
         println!("{}", r.markdown());
     }
@@ -84,13 +84,14 @@ impl Row {
     fn line(&self) -> String {
         match &self.stats {
             Some(s) => format!(
-                "{:<34} {:>9.0} req/s  p50 {:>7}  p99 {:>7}  p99.9 {:>7}  errors {:>3}  {}",
+                "{:<34} {:>9.0} req/s  p50 {:>7}  p99 {:>7}  p99.9 {:>7}  errors {:>3}  cpu/req {:>6.1}µs  {}",
                 self.name,
                 s.rps,
                 fmt_us(s.p50),
                 fmt_us(s.p99),
                 fmt_us(s.p999),
                 s.errors,
+                s.cpu_ns_per_req / 1000.0,
                 self.result
             ),
             None => format!("{:<34} {}", self.name, self.result),
@@ -100,13 +101,14 @@ impl Row {
     fn markdown(&self) -> String {
         match &self.stats {
             Some(s) => format!(
-                "| {} | {:.0} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {:.0} | {} | {} | {} | {} | {:.1}µs | {} | {} |",
                 self.name,
                 s.rps,
                 fmt_us(s.p50),
                 fmt_us(s.p99),
                 fmt_us(s.p999),
                 s.errors,
+                s.cpu_ns_per_req / 1000.0,
                 self.result,
                 self.target
             ),
@@ -140,20 +142,20 @@ fn default_server(
 
 fn hello_keepalive(duration: Duration, cores: usize) -> Vec<Row> {
     let ceiling = Ceiling::start(cores, false);
-    let c = run_load(ceiling.addr, &[("/", 64)], false, duration);
+    let c = run_load(ceiling.addr, &[("/", 64)], false, duration, server_prefix(true));
     drop(ceiling);
     let proxy = default_server(routes);
-    let s = run_load(proxy.local_addr(), &[("/", 64)], false, duration);
+    let s = run_load(proxy.local_addr(), &[("/", 64)], false, duration, server_prefix(false));
     let workers = proxy.stats().workers.len();
     ratio_rows("hello_keepalive", c, s, "≥ 0.85 of ceiling", workers)
 }
 
 fn hello_close(duration: Duration, cores: usize) -> Vec<Row> {
     let ceiling = Ceiling::start(cores, true);
-    let c = run_load(ceiling.addr, &[("/", 64)], true, duration);
+    let c = run_load(ceiling.addr, &[("/", 64)], true, duration, server_prefix(true));
     drop(ceiling);
     let proxy = default_server(routes);
-    let s = run_load(proxy.local_addr(), &[("/", 64)], true, duration);
+    let s = run_load(proxy.local_addr(), &[("/", 64)], true, duration, server_prefix(false));
     let workers = proxy.stats().workers.len();
     ratio_rows("hello_close", c, s, "≥ 0.80 of ceiling", workers)
 }
@@ -201,7 +203,7 @@ fn ideal_row(
 
 fn blocking_10ms(duration: Duration, _cores: usize) -> Vec<Row> {
     let proxy = default_server(routes);
-    let s = run_load(proxy.local_addr(), &[("/sleep", 64)], false, duration);
+    let s = run_load(proxy.local_addr(), &[("/sleep", 64)], false, duration, server_prefix(false));
     let workers = proxy.stats().workers.len();
     ideal_row(
         "blocking_10ms",
@@ -214,7 +216,7 @@ fn blocking_10ms(duration: Duration, _cores: usize) -> Vec<Row> {
 
 fn cpu_1ms(duration: Duration, cores: usize) -> Vec<Row> {
     let proxy = default_server(routes);
-    let s = run_load(proxy.local_addr(), &[("/cpu", 16)], false, duration);
+    let s = run_load(proxy.local_addr(), &[("/cpu", 16)], false, duration, server_prefix(false));
     let workers = proxy.stats().workers.len();
     ideal_row(
         "cpu_1ms",
@@ -247,7 +249,7 @@ fn seed_hello_world(duration: Duration, _cores: usize) -> Vec<Row> {
             .build()
             .expect("server");
         proxy.ready().expect("ready");
-        let s = run_load(proxy.local_addr(), &[("/", 200)], false, duration);
+        let s = run_load(proxy.local_addr(), &[("/", 200)], false, duration, server_prefix(false));
         rows.extend(ideal_row(
             name,
             s.into_iter().next().expect("one class"),
@@ -266,6 +268,7 @@ fn slow_does_not_stall_fast(duration: Duration, _cores: usize) -> Vec<Row> {
         &[("/", 60), ("/slow", 4)],
         false,
         duration,
+        server_prefix(false),
     );
     let workers = proxy.stats().workers.len();
     let fast = s[0].clone();
@@ -294,6 +297,32 @@ struct LoadStats {
     p99: u64,
     p999: u64,
     errors: u64,
+    /// CPU time the server's threads used per request in the measured window, in ns.
+    cpu_ns_per_req: f64,
+}
+
+/// CPU time (ns) used so far by this process's threads whose names start with `prefix`
+/// (from /proc/self/task/*/schedstat, which counts nanoseconds on the CPU).
+fn server_cpu_ns(prefix: &str) -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
+    tasks
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm"))
+                .is_ok_and(|c| c.starts_with(prefix))
+        })
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// The thread-name prefix of the server a load runs against.
+fn server_prefix(addr_is_ceiling: bool) -> &'static str {
+    if addr_is_ceiling {
+        "ceiling-"
+    } else {
+        "socketnaut-"
+    }
 }
 
 struct Client {
@@ -312,6 +341,7 @@ fn run_load(
     mix: &[(&str, usize)],
     close: bool,
     duration: Duration,
+    server_threads: &str,
 ) -> Vec<LoadStats> {
     let requests: Vec<Vec<u8>> = mix
         .iter()
@@ -361,7 +391,11 @@ fn run_load(
         open(class, &mut poll, &mut clients, &mut next_token);
     }
     let mut scratch = vec![0u8; 64 * 1024];
+    let mut cpu_start = None;
     while Instant::now() < end {
+        if cpu_start.is_none() && Instant::now() >= measure_from {
+            cpu_start = Some(server_cpu_ns(server_threads));
+        }
         poll.poll(&mut events, Some(Duration::from_millis(10)))
             .expect("poll");
         for event in events.iter() {
@@ -452,6 +486,9 @@ fn run_load(
             }
         }
     }
+    let cpu = server_cpu_ns(server_threads).saturating_sub(cpu_start.unwrap_or(0));
+    let total: usize = latencies.iter().map(Vec::len).sum();
+    let cpu_ns_per_req = cpu as f64 / total.max(1) as f64;
     let seconds = duration.as_secs_f64();
     latencies
         .into_iter()
@@ -471,6 +508,7 @@ fn run_load(
                 p99: pct(0.99),
                 p999: pct(0.999),
                 errors,
+                cpu_ns_per_req,
             }
         })
         .collect()
@@ -512,9 +550,12 @@ impl Ceiling {
             wakers.push(waker);
             let listener = MioListener::from_std(listener.try_clone().expect("clone"));
             let stop = stop.clone();
-            handles.push(thread::spawn(move || {
-                ceiling_loop(poll, listener, stop, close)
-            }));
+            handles.push(
+                thread::Builder::new()
+                    .name(format!("ceiling-{}", handles.len()))
+                    .spawn(move || ceiling_loop(poll, listener, stop, close))
+                    .expect("spawn"),
+            );
         }
         Ceiling {
             addr,
