@@ -65,7 +65,9 @@ fn main() {
         }
     }
     println!();
-    println!("| scenario | req/s | p50 | p99 | p99.9 | errors | server CPU/req | result | target |");
+    println!(
+        "| scenario | req/s | p50 | p99 | p99.9 | errors | server CPU/req | result | target |"
+    );
     println!("|---|---:|---:|---:|---:|---:|---:|---|---|");
     for r in &rows {
         println!("{}", r.markdown());
@@ -128,6 +130,8 @@ fn fmt_us(us: u64) -> String {
     }
 }
 
+type HandlerFn = fn(socketnaut_http::Request) -> socketnaut_http::Response;
+
 fn default_server(
     handler: fn(socketnaut_http::Request) -> socketnaut_http::Response,
 ) -> ServiceProxy {
@@ -142,20 +146,44 @@ fn default_server(
 
 fn hello_keepalive(duration: Duration, cores: usize) -> Vec<Row> {
     let ceiling = Ceiling::start(cores, false);
-    let c = run_load(ceiling.addr, &[("/", 64)], false, duration, server_prefix(true));
+    let c = run_load(
+        ceiling.addr,
+        &[("/", 64)],
+        false,
+        duration,
+        server_prefix(true),
+    );
     drop(ceiling);
     let proxy = default_server(routes);
-    let s = run_load(proxy.local_addr(), &[("/", 64)], false, duration, server_prefix(false));
+    let s = run_load(
+        proxy.local_addr(),
+        &[("/", 64)],
+        false,
+        duration,
+        server_prefix(false),
+    );
     let workers = proxy.stats().workers.len();
     ratio_rows("hello_keepalive", c, s, "≥ 0.85 of ceiling", workers)
 }
 
 fn hello_close(duration: Duration, cores: usize) -> Vec<Row> {
     let ceiling = Ceiling::start(cores, true);
-    let c = run_load(ceiling.addr, &[("/", 64)], true, duration, server_prefix(true));
+    let c = run_load(
+        ceiling.addr,
+        &[("/", 64)],
+        true,
+        duration,
+        server_prefix(true),
+    );
     drop(ceiling);
     let proxy = default_server(routes);
-    let s = run_load(proxy.local_addr(), &[("/", 64)], true, duration, server_prefix(false));
+    let s = run_load(
+        proxy.local_addr(),
+        &[("/", 64)],
+        true,
+        duration,
+        server_prefix(false),
+    );
     let workers = proxy.stats().workers.len();
     ratio_rows("hello_close", c, s, "≥ 0.80 of ceiling", workers)
 }
@@ -203,7 +231,13 @@ fn ideal_row(
 
 fn blocking_10ms(duration: Duration, _cores: usize) -> Vec<Row> {
     let proxy = default_server(routes);
-    let s = run_load(proxy.local_addr(), &[("/sleep", 64)], false, duration, server_prefix(false));
+    let s = run_load(
+        proxy.local_addr(),
+        &[("/sleep", 64)],
+        false,
+        duration,
+        server_prefix(false),
+    );
     let workers = proxy.stats().workers.len();
     ideal_row(
         "blocking_10ms",
@@ -216,7 +250,13 @@ fn blocking_10ms(duration: Duration, _cores: usize) -> Vec<Row> {
 
 fn cpu_1ms(duration: Duration, cores: usize) -> Vec<Row> {
     let proxy = default_server(routes);
-    let s = run_load(proxy.local_addr(), &[("/cpu", 16)], false, duration, server_prefix(false));
+    let s = run_load(
+        proxy.local_addr(),
+        &[("/cpu", 16)],
+        false,
+        duration,
+        server_prefix(false),
+    );
     let workers = proxy.stats().workers.len();
     ideal_row(
         "cpu_1ms",
@@ -229,11 +269,7 @@ fn cpu_1ms(duration: Duration, cores: usize) -> Vec<Row> {
 
 fn seed_hello_world(duration: Duration, _cores: usize) -> Vec<Row> {
     let mut rows = Vec::new();
-    let variants: [(
-        &str,
-        fn(socketnaut_http::Request) -> socketnaut_http::Response,
-        &'static str,
-    ); 2] = [
+    let variants: [(&str, HandlerFn, &'static str); 2] = [
         ("seed_hello_world", seed_hello, "≥ 0.90 of ideal"),
         (
             "seed_hello_world (pure spin)",
@@ -249,7 +285,13 @@ fn seed_hello_world(duration: Duration, _cores: usize) -> Vec<Row> {
             .build()
             .expect("server");
         proxy.ready().expect("ready");
-        let s = run_load(proxy.local_addr(), &[("/", 200)], false, duration, server_prefix(false));
+        let s = run_load(
+            proxy.local_addr(),
+            &[("/", 200)],
+            false,
+            duration,
+            server_prefix(false),
+        );
         rows.extend(ideal_row(
             name,
             s.into_iter().next().expect("one class"),
@@ -304,12 +346,13 @@ struct LoadStats {
 /// CPU time (ns) used so far by this process's threads whose names start with `prefix`
 /// (from /proc/self/task/*/schedstat, which counts nanoseconds on the CPU).
 fn server_cpu_ns(prefix: &str) -> u64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
     tasks
         .flatten()
         .filter(|t| {
-            std::fs::read_to_string(t.path().join("comm"))
-                .is_ok_and(|c| c.starts_with(prefix))
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.starts_with(prefix))
         })
         .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
         .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())

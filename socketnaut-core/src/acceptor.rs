@@ -212,7 +212,7 @@ impl Acceptor {
     fn may_accept(&self, now: Instant) -> bool {
         self.pending.is_empty()
             && self.shared.counters.active.load(Ordering::SeqCst) < self.config.max_connections
-            && self.accept_retry_at.map_or(true, |t| now >= t)
+            && self.accept_retry_at.is_none_or(|t| now >= t)
     }
 
     fn accept(&mut self, now: Instant) {
@@ -267,9 +267,10 @@ impl Acceptor {
                     self.accept_retry_at = Some(now + self.accept_delay);
                     self.accept_delay = (self.accept_delay * 2).min(ACCEPT_RETRY_MAX);
                     self.accept_stalled = true;
-                    if self.last_error_log.map_or(true, |t| {
-                        now.saturating_duration_since(t) >= Duration::from_secs(1)
-                    }) {
+                    if self
+                        .last_error_log
+                        .is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_secs(1))
+                    {
                         self.last_error_log = Some(now);
                         log::warn!(target: PROXY, "accept failed: {e}; clients wait in the backlog, retrying");
                     }

@@ -115,7 +115,7 @@ fn rotate_min(
     for step in 0..n {
         let idx = (start + step) % n;
         let w = &workers[idx];
-        if ok(w) && best.map_or(true, |b| w.conns < workers[b].conns) {
+        if ok(w) && best.is_none_or(|b| w.conns < workers[b].conns) {
             best = Some(idx);
         }
     }

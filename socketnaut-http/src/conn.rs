@@ -65,6 +65,8 @@ pub(crate) struct HttpConn {
     read_closed: bool,
     /// Reading stopped at `IN_HIGH`; resume once input is consumed (no edge will come).
     read_paused: bool,
+    /// A request was rejected before it was read in full: the peer may still be sending.
+    unread_request_bytes: bool,
     /// Last time reading or writing made progress (body and write timeouts).
     progress: Instant,
 }
@@ -86,6 +88,7 @@ impl HttpConn {
             written: 0,
             read_closed: false,
             read_paused: false,
+            unread_request_bytes: false,
             progress: now,
         }
     }
@@ -386,9 +389,11 @@ impl HttpConn {
         );
         out.extend_from_slice(body);
         out.push(b'\n');
-        // Never resynchronise after a framing error: drop whatever else was sent.
+        // Never resynchronise after a framing error: drop whatever else was sent (and more
+        // of it may still be on the way).
         let n = self.input.len();
         self.input.consume(n);
+        self.unread_request_bytes = true;
         self.state = State::Closing;
     }
 
@@ -437,8 +442,12 @@ impl HttpConn {
             }
         }
         if matches!(self.state, State::Closing) && self.pending_output() == 0 {
-            // Shut our side and drain theirs for a moment, so unread request bytes do not turn
-            // the close into a reset that could destroy the response in flight.
+            if self.read_closed || (!self.unread_request_bytes && self.input.is_empty()) {
+                // Nothing of theirs is left unread: a plain close sends FIN after the response.
+                return Step::Close;
+            }
+            // Bytes we will never read would turn the close into a reset that can destroy the
+            // response in flight: shut our side and drain theirs for a moment first.
             let _ = self.socket.shutdown(std::net::Shutdown::Write);
             self.state = State::Lingering {
                 until: now + LINGER,
@@ -477,23 +486,18 @@ impl EventedConnection for HttpConn {
 
     fn on_event(&mut self, event: ConnEvent, cx: &mut ConnContext<'_>) -> Step {
         let now = cx.now();
-        match event {
+        let dead = match event {
             ConnEvent::Ready {
                 readable,
                 read_closed,
                 ..
-            } => {
-                if readable && self.read(now, read_closed).is_err() {
-                    return Step::Close;
-                }
-            }
-            ConnEvent::Timer => {
-                if self.on_timer(now) == Step::Close {
-                    return Step::Close;
-                }
-            }
-            ConnEvent::Drain => {}
-            _ => {}
+            } => readable && self.read(now, read_closed).is_err(),
+            ConnEvent::Timer => self.on_timer(now) == Step::Close,
+            // Draining changes what `step` decides for an idle connection.
+            _ => false,
+        };
+        if dead {
+            return Step::Close;
         }
         self.step(cx)
     }

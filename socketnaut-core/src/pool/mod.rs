@@ -7,7 +7,7 @@ mod worker;
 
 use std::io;
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
@@ -38,6 +38,10 @@ pub(crate) struct WorkerLoad {
     pub(crate) blocked_at: AtomicU64,
     /// Clock reading when `conns` last fell to 0.
     pub(crate) last_idle: AtomicU64,
+    /// Evented: the worker is (about to be) asleep in `poll` and needs its waker to see a
+    /// message. While it runs, it checks its channel every iteration, so senders skip the wake
+    /// (a syscall) then.
+    pub(crate) parked: AtomicBool,
     /// Blocking: a clone of the socket being served, so the acceptor can force it closed at the
     /// drain deadline.
     pub(crate) serving: Mutex<Option<TcpStream>>,
@@ -50,6 +54,7 @@ impl WorkerLoad {
             busy_since: AtomicU64::new(0),
             blocked_at: AtomicU64::new(0),
             last_idle: AtomicU64::new(now),
+            parked: AtomicBool::new(true),
             serving: Mutex::new(None),
         }
     }
@@ -113,7 +118,14 @@ impl Worker {
     /// Gives the message back if the worker's thread is gone.
     pub(crate) fn send(&self, msg: ToWorker) -> Result<(), ToWorker> {
         self.tx.send(msg).map_err(|e| e.0)?;
-        if let Some(waker) = &self.waker {
+        // SeqCst fence: pairs with the worker's fence between setting `parked` and checking its
+        // channel. Either this load sees `parked`, or the worker's check sees the message.
+        fence(Ordering::SeqCst);
+        if let Some(waker) = self
+            .waker
+            .as_ref()
+            .filter(|_| self.load.parked.load(Ordering::Relaxed))
+        {
             if let Err(e) = waker.wake() {
                 log::warn!(target: "socketnaut::proxy", "waking worker {}: {e}", self.id);
             }
@@ -147,7 +159,7 @@ impl Worker {
 
     /// Whether the thread has ended (for the join at shutdown).
     pub(crate) fn is_finished(&self) -> bool {
-        self.handle.as_ref().map_or(true, |h| h.is_finished())
+        self.handle.as_ref().is_none_or(|h| h.is_finished())
     }
 
     /// Blocking kind: shuts down the socket being served, unblocking its reads and writes.

@@ -63,7 +63,7 @@ impl Backoff {
 
     /// Whether a spawn is allowed at `now`.
     pub(crate) fn allows(&self, now: Instant) -> bool {
-        self.not_before.map_or(true, |t| now >= t)
+        self.not_before.is_none_or(|t| now >= t)
     }
 
     /// When the current wait ends, if there is one.

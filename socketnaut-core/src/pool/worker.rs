@@ -217,17 +217,29 @@ impl<'a> EventedLoop<'a> {
     fn run(mut self) {
         let mut events = Events::with_capacity(256);
         loop {
-            let timeout = self
+            let mut timeout = self
                 .timers
                 .peek()
                 .map(|Reverse((t, _))| t.saturating_duration_since(Instant::now()));
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
+            let parked = &self.agent.load.parked;
+            parked.store(true, Ordering::Relaxed);
+            // SeqCst fence: pairs with the one in `Worker::send` (see `WorkerLoad::parked`).
+            std::sync::atomic::fence(Ordering::SeqCst);
+            if !self.rx.is_empty() {
+                timeout = Some(std::time::Duration::ZERO);
+            }
+            let polled = self.poll.poll(&mut events, timeout);
+            parked.store(false, Ordering::Relaxed);
+            if let Err(e) = polled {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
                 // The worker cannot go on; returning makes the acceptor replace it.
                 log::error!(target: AGENT, "{}: poll failed: {e}", self.agent.name);
                 break;
+            }
+            if !self.rx.is_empty() {
+                self.read_inbox();
             }
             for event in events.iter() {
                 let token = event.token();
@@ -422,7 +434,7 @@ impl<'a> EventedLoop<'a> {
             return;
         };
         if let Some(deadline) = entry.conn.deadline() {
-            if entry.scheduled.map_or(true, |s| deadline < s) {
+            if entry.scheduled.is_none_or(|s| deadline < s) {
                 entry.scheduled = Some(deadline);
                 self.timers.push(Reverse((deadline, token)));
             }
@@ -452,8 +464,8 @@ impl<'a> EventedLoop<'a> {
     }
 
     fn close(&mut self, token: usize) {
-        if let Some(mut entry) = self.conns.remove(&token) {
-            let _ = self.poll.registry().deregister(entry.conn.socket());
+        if let Some(entry) = self.conns.remove(&token) {
+            // Closing the socket removes it from the epoll set: no separate deregister call.
             drop(entry);
             connection_closed(self.agent, 1);
         }
