@@ -67,6 +67,8 @@ pub(crate) struct HttpConn {
     read_paused: bool,
     /// A request was rejected before it was read in full: the peer may still be sending.
     unread_request_bytes: bool,
+    /// An event said the peer shut down its side: reads go on to EOF.
+    peer_shut: bool,
     /// Last time reading or writing made progress (body and write timeouts).
     progress: Instant,
 }
@@ -89,6 +91,7 @@ impl HttpConn {
             read_closed: false,
             read_paused: false,
             unread_request_bytes: false,
+            peer_shut: false,
             progress: now,
         }
     }
@@ -100,6 +103,10 @@ impl HttpConn {
     /// Reads until `WouldBlock`, EOF, a short read (unless the peer has shut down its side,
     /// `to_eof`), or the input cap. `Err` means the connection is dead.
     fn read(&mut self, now: Instant, to_eof: bool) -> io::Result<()> {
+        // Remembered: a read paused at the input cap resumes later without a new event, and
+        // must still run to the EOF that event announced.
+        self.peer_shut |= to_eof;
+        let to_eof = self.peer_shut;
         self.read_paused = false;
         while !self.read_closed {
             if self.input.len() >= IN_HIGH {
