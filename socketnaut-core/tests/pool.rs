@@ -467,18 +467,21 @@ fn connections_move_off_a_worker_whose_callback_blocks() {
         proxy.stats()
     );
     // Blocking calls: a worker whose callback blocks hands its other connections to the
-    // acceptor, which gives each an empty worker, so they end up blocking in parallel. (The
-    // first slow callback of a connection flags it; the second is measured, and moves the
-    // others if it blocked.)
-    for _ in 0..2 {
-        for c in &mut clients {
-            c.send("sleep 50").unwrap();
-        }
-        for c in &mut clients {
-            assert_eq!(c.read_line().unwrap(), "slept");
-        }
+    // acceptor, which gives each an empty worker, so they end up blocking in parallel. (A
+    // worker's first slow callback flags it; the next is measured and, if it blocked, moves
+    // the other connections.)
+    for c in &mut clients {
+        c.send("sleep 50").unwrap();
     }
-    assert!(proxy.stats().migrated >= 2, "{}", proxy.stats());
+    for c in &mut clients {
+        assert_eq!(c.read_line().unwrap(), "slept");
+    }
+    // The hand-back is asynchronous (worker → acceptor → new worker).
+    assert!(
+        wait_for(LONG, || proxy.stats().migrated >= 2),
+        "{}",
+        proxy.stats()
+    );
     let workers: HashSet<String> = clients
         .iter_mut()
         .map(|c| c.ask("worker").unwrap())

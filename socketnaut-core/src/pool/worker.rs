@@ -164,8 +164,6 @@ struct Entry {
     conn: Box<dyn EventedConnection>,
     /// The deadline currently in the timer heap for this connection, if any.
     scheduled: Option<Instant>,
-    /// Its last callback ran past the busy threshold: measure whether the next one blocks.
-    suspect: bool,
 }
 
 struct EventedLoop<'a> {
@@ -183,6 +181,8 @@ struct EventedLoop<'a> {
     retiring: bool,
     draining: bool,
     forced: bool,
+    /// A callback ran past the busy threshold: measure callbacks until one runs fast.
+    suspect: bool,
 }
 
 fn voluntary_switches() -> Option<std::ffi::c_long> {
@@ -211,6 +211,7 @@ impl<'a> EventedLoop<'a> {
             retiring: false,
             draining: false,
             forced: false,
+            suspect: false,
         }
     }
 
@@ -330,7 +331,6 @@ impl<'a> EventedLoop<'a> {
             Entry {
                 conn,
                 scheduled: None,
-                suspect: false,
             },
         );
         // Kick it: data may already be buffered (in the socket, or in the state of a migrated
@@ -354,9 +354,9 @@ impl<'a> EventedLoop<'a> {
         };
         // Telling a callback that blocked (slept, waited on I/O: more threads help) from one
         // that computed or was preempted (more threads do not) takes the thread's voluntary
-        // context-switch count before and after. That is a syscall, so it is only paid for a
-        // connection whose previous callback was already slow.
-        let switches_before = if entry.suspect && self.config.migrate {
+        // context-switch count before and after. That is a syscall, so it is only paid while
+        // the worker is suspect: since a callback ran slow, until a measured one runs fast.
+        let switches_before = if self.suspect && self.config.migrate {
             voluntary_switches()
         } else {
             None
@@ -377,7 +377,9 @@ impl<'a> EventedLoop<'a> {
         self.agent.load.busy_since.store(0, Ordering::Relaxed);
         let slow = end.saturating_duration_since(start) >= self.config.busy_threshold
             && event != ConnEvent::Drain;
-        entry.suspect = slow;
+        if event != ConnEvent::Drain {
+            self.suspect = slow;
+        }
         match result {
             Ok(Step::Keep) => self.schedule(token),
             Ok(Step::Close) => self.close(token),
