@@ -145,72 +145,91 @@ fn default_server(
 }
 
 fn hello_keepalive(duration: Duration, cores: usize) -> Vec<Row> {
-    let ceiling = Ceiling::start(cores, false);
-    let c = run_load(
-        ceiling.addr,
-        &[("/", 64)],
+    versus_ceiling(
+        "hello_keepalive",
         false,
         duration,
-        server_prefix(true),
-    );
-    drop(ceiling);
-    let proxy = default_server(routes);
-    let s = run_load(
-        proxy.local_addr(),
-        &[("/", 64)],
-        false,
-        duration,
-        server_prefix(false),
-    );
-    let workers = proxy.stats().workers.len();
-    ratio_rows("hello_keepalive", c, s, "≥ 0.85 of ceiling", workers)
+        cores,
+        "≥ 0.85 of ceiling",
+    )
 }
 
 fn hello_close(duration: Duration, cores: usize) -> Vec<Row> {
-    let ceiling = Ceiling::start(cores, true);
-    let c = run_load(
-        ceiling.addr,
-        &[("/", 64)],
-        true,
-        duration,
-        server_prefix(true),
-    );
-    drop(ceiling);
-    let proxy = default_server(routes);
-    let s = run_load(
-        proxy.local_addr(),
-        &[("/", 64)],
-        true,
-        duration,
-        server_prefix(false),
-    );
-    let workers = proxy.stats().workers.len();
-    ratio_rows("hello_close", c, s, "≥ 0.80 of ceiling", workers)
+    versus_ceiling("hello_close", true, duration, cores, "≥ 0.80 of ceiling")
 }
 
-fn ratio_rows(
+/// Rounds of ceiling-then-socketnaut, alternating, so that drift in what else the shared
+/// machine is doing hits both alike. Each round's runs are `duration / ROUNDS` long; the ratio
+/// reported is the median of the rounds' ratios, with their range.
+fn versus_ceiling(
     name: &str,
-    ceiling: Vec<LoadStats>,
-    server: Vec<LoadStats>,
+    close: bool,
+    duration: Duration,
+    cores: usize,
     target: &'static str,
-    workers: usize,
 ) -> Vec<Row> {
-    let (c, s) = (ceiling[0].clone(), server[0].clone());
-    let ratio = s.rps / c.rps.max(1.0);
+    const ROUNDS: u32 = 3;
+    let slice = (duration / ROUNDS).max(Duration::from_secs(1));
+    let proxy = default_server(routes);
+    let (mut ceilings, mut servers, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let ceiling = Ceiling::start(cores, close);
+        let c = run_load(
+            ceiling.addr,
+            &[("/", 64)],
+            close,
+            slice,
+            server_prefix(true),
+        );
+        drop(ceiling);
+        let s = run_load(
+            proxy.local_addr(),
+            &[("/", 64)],
+            close,
+            slice,
+            server_prefix(false),
+        );
+        ratios.push(s[0].rps / c[0].rps.max(1.0));
+        ceilings.push(c[0].clone());
+        servers.push(s[0].clone());
+    }
+    let workers = proxy.stats().workers.len();
+    ratios.sort_by(f64::total_cmp);
+    let (c, s) = (merge(&ceilings), merge(&servers));
     vec![
         Row {
             name: format!("{name} (ceiling)"),
-            stats: Some(c),
+            stats: Some(c.clone()),
             result: "reference".to_owned(),
             target: "",
         },
         Row {
             name: name.to_owned(),
-            stats: Some(s),
-            result: format!("{ratio:.2} of ceiling ({workers} workers)"),
+            stats: Some(s.clone()),
+            result: format!(
+                "{:.2} of ceiling (rounds {:.2}–{:.2}; CPU/req {:.2}× the ceiling's; {workers} workers)",
+                ratios[ratios.len() / 2],
+                ratios[0],
+                ratios[ratios.len() - 1],
+                s.cpu_ns_per_req / c.cpu_ns_per_req.max(1.0),
+            ),
             target,
         },
     ]
+}
+
+/// Averages runs (percentiles are averaged too: an approximation good enough for a summary).
+fn merge(runs: &[LoadStats]) -> LoadStats {
+    let n = runs.len().max(1) as f64;
+    let avg = |f: fn(&LoadStats) -> f64| runs.iter().map(f).sum::<f64>() / n;
+    LoadStats {
+        rps: avg(|r| r.rps),
+        p50: avg(|r| r.p50 as f64) as u64,
+        p99: avg(|r| r.p99 as f64) as u64,
+        p999: avg(|r| r.p999 as f64) as u64,
+        errors: runs.iter().map(|r| r.errors).sum(),
+        cpu_ns_per_req: avg(|r| r.cpu_ns_per_req),
+    }
 }
 
 fn ideal_row(

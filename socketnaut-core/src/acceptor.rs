@@ -63,6 +63,8 @@ pub(crate) struct Acceptor {
     forced_at: Option<Instant>,
     reports: Vec<WorkerReport>,
     views_dirty: bool,
+    /// Reused for every placement.
+    candidates: Vec<Candidate>,
 }
 
 enum Readiness {
@@ -107,6 +109,7 @@ impl Acceptor {
             forced_at: None,
             reports: Vec::new(),
             views_dirty: false,
+            candidates: Vec::new(),
         })
     }
 
@@ -294,24 +297,19 @@ impl Acceptor {
             let threshold = self.config.busy_threshold.as_nanos() as u64;
             let memory = BLOCKED_MEMORY.as_nanos() as u64;
             let evented = self.config.factory.is_evented();
-            let candidates: Vec<Candidate> = self
-                .workers
-                .iter()
-                .map(|w| {
-                    // Relaxed: load hints (see WorkerLoad).
-                    let busy_since = w.load.busy_since.load(Ordering::Relaxed);
-                    let blocked_at = w.load.blocked_at.load(Ordering::Relaxed);
-                    Candidate {
-                        conns: w.load.conns.load(Ordering::SeqCst),
-                        busy: evented
-                            && ((busy_since != 0
-                                && now_nanos.saturating_sub(busy_since) >= threshold)
-                                || (blocked_at != 0
-                                    && now_nanos.saturating_sub(blocked_at) < memory)),
-                        accepting: matches!(w.state, WorkerState::Starting | WorkerState::Running),
-                    }
-                })
-                .collect();
+            self.candidates.clear();
+            self.candidates.extend(self.workers.iter().map(|w| {
+                // Relaxed: load hints (see WorkerLoad).
+                let busy_since = w.load.busy_since.load(Ordering::Relaxed);
+                let blocked_at = w.load.blocked_at.load(Ordering::Relaxed);
+                Candidate {
+                    conns: w.load.conns.load(Ordering::SeqCst),
+                    busy: evented
+                        && ((busy_since != 0 && now_nanos.saturating_sub(busy_since) >= threshold)
+                            || (blocked_at != 0 && now_nanos.saturating_sub(blocked_at) < memory)),
+                    accepting: matches!(w.state, WorkerState::Starting | WorkerState::Running),
+                }
+            }));
             let rules = Rules {
                 evented,
                 can_spawn: self.shutdown_deadline.is_none()
@@ -320,7 +318,12 @@ impl Acceptor {
                 spread: self.config.spread,
                 prefer_empty,
             };
-            let index = match choose(self.config.balance, &candidates, &mut self.cursor, rules) {
+            let index = match choose(
+                self.config.balance,
+                &self.candidates,
+                &mut self.cursor,
+                rules,
+            ) {
                 Choice::Worker(i) => i,
                 Choice::Spawn => match self.spawn(now, false) {
                     Some(i) => i,

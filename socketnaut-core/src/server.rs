@@ -48,8 +48,8 @@ where
 /// but the connection state it makes must be, because connections may move between workers.
 pub trait EventedServer {
     /// Turns a newly accepted connection (non-blocking socket) into a connection state machine.
-    /// The worker registers the returned connection's socket and then calls
-    /// [`EventedConnection::on_event`] with both readiness flags set.
+    /// The worker registers the returned connection's socket; registration reports the
+    /// socket's current readiness as the first event.
     ///
     /// # Errors
     ///
@@ -79,8 +79,8 @@ pub trait EventedServer {
 #[non_exhaustive]
 pub enum ConnEvent {
     /// The socket may be readable and/or writable (edge-triggered: read or write until
-    /// `WouldBlock`). Also sent, with both flags set, right after the connection arrives on a
-    /// worker, so data it already buffered is processed.
+    /// `WouldBlock`). Also sent, with both flags set, right after a connection migrates to
+    /// another worker, so requests it already buffered are processed.
     Ready {
         /// The socket may have data or EOF to read.
         readable: bool,

@@ -104,6 +104,9 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits) -> Result<Parsed, Reject> 
         .parse()
         .map_err(|_| Reject::bad("invalid request target"))?;
     let mut headers = HeaderMap::with_capacity(req.headers.len());
+    // Which framing-relevant fields are present, noted while building the map so the common
+    // request (none of them but Host) needs no lookups afterwards.
+    let mut seen = Seen::default();
     for h in req.headers.iter() {
         if h.value
             .iter()
@@ -115,14 +118,19 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits) -> Result<Parsed, Reject> 
             .map_err(|_| Reject::bad("invalid header name"))?;
         let value =
             HeaderValue::from_bytes(h.value).map_err(|_| Reject::bad("invalid header value"))?;
+        seen.note(&name);
         headers.append(name, value);
     }
-    let framing = framing(&headers, version)?;
-    if version == Version::HTTP_11 && headers.get_all(header::HOST).iter().count() != 1 {
+    let framing = if seen.framing {
+        framing(&headers, version)?
+    } else {
+        Framing::Empty
+    };
+    if version == Version::HTTP_11 && seen.hosts != 1 {
         return Err(Reject::bad("HTTP/1.1 requires exactly one Host header"));
     }
     let mut expect_continue = false;
-    if let Some(expect) = headers.get(header::EXPECT) {
+    if let Some(expect) = headers.get(header::EXPECT).filter(|_| seen.expect) {
         if expect.as_bytes().eq_ignore_ascii_case(b"100-continue") {
             expect_continue = version == Version::HTTP_11;
         } else {
@@ -132,7 +140,11 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits) -> Result<Parsed, Reject> 
             ));
         }
     }
-    let keep_alive = keep_alive(&headers, version);
+    let keep_alive = if seen.connection {
+        keep_alive(&headers, version)
+    } else {
+        version == Version::HTTP_11
+    };
     Ok(Parsed::Complete(
         Box::new(Head {
             method,
@@ -145,6 +157,30 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits) -> Result<Parsed, Reject> 
         }),
         len,
     ))
+}
+
+/// Presence of the fields that decide framing and connection handling.
+#[derive(Default)]
+struct Seen {
+    /// `Content-Length` or `Transfer-Encoding`.
+    framing: bool,
+    hosts: usize,
+    expect: bool,
+    connection: bool,
+}
+
+impl Seen {
+    fn note(&mut self, name: &HeaderName) {
+        if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING {
+            self.framing = true;
+        } else if name == header::HOST {
+            self.hosts += 1;
+        } else if name == header::EXPECT {
+            self.expect = true;
+        } else if name == header::CONNECTION {
+            self.connection = true;
+        }
+    }
 }
 
 fn trim_cr(line: &[u8]) -> &[u8] {

@@ -80,8 +80,9 @@ pub(crate) fn write_head(
     }
     match framing {
         BodyFraming::Length(n) => {
-            // Writing into a Vec cannot fail.
-            let _ = write!(out, "content-length: {n}\r\n");
+            out.extend_from_slice(b"content-length: ");
+            push_decimal(out, n);
+            out.extend_from_slice(b"\r\n");
         }
         BodyFraming::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
         BodyFraming::None => {}
@@ -92,6 +93,21 @@ pub(crate) fn write_head(
         out.extend_from_slice(b"connection: keep-alive\r\n");
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `n` in decimal (per response, so without the formatting machinery).
+fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 /// Appends one chunk of a chunked body (an empty `data` writes the last chunk).
@@ -155,6 +171,15 @@ mod tests {
         assert!(String::from_utf8(out)
             .unwrap()
             .contains("connection: keep-alive\r\n"));
+    }
+
+    #[test]
+    fn decimals() {
+        for n in [0usize, 7, 10, 12, 999, 1_000_000, usize::MAX] {
+            let mut out = Vec::new();
+            push_decimal(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
     }
 
     #[test]

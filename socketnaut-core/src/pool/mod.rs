@@ -120,11 +120,13 @@ impl Worker {
         self.tx.send(msg).map_err(|e| e.0)?;
         // SeqCst fence: pairs with the worker's fence between setting `parked` and checking its
         // channel. Either this load sees `parked`, or the worker's check sees the message.
+        // Swap, not load: the first sender to find the worker parked wakes it; later ones
+        // (before it runs and drains its whole channel) need not.
         fence(Ordering::SeqCst);
         if let Some(waker) = self
             .waker
             .as_ref()
-            .filter(|_| self.load.parked.load(Ordering::Relaxed))
+            .filter(|_| self.load.parked.swap(false, Ordering::Relaxed))
         {
             if let Err(e) = waker.wake() {
                 log::warn!(target: "socketnaut::proxy", "waking worker {}: {e}", self.id);

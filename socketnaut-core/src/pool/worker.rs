@@ -285,7 +285,7 @@ impl<'a> EventedLoop<'a> {
                     let agent = self.agent;
                     let server = &mut self.server;
                     match catch_unwind(AssertUnwindSafe(|| server.open(conn, agent))) {
-                        Ok(Ok(c)) => self.insert(c),
+                        Ok(Ok(c)) => self.insert(c, false),
                         Ok(Err(e)) => {
                             log::warn!(target: AGENT, "{}: connection {id}: open failed: {e}", self.agent.name);
                             connection_closed(self.agent, 1);
@@ -297,7 +297,7 @@ impl<'a> EventedLoop<'a> {
                         }
                     }
                 }
-                ToWorker::Adopt(c) => self.insert(c),
+                ToWorker::Adopt(c) => self.insert(c, true),
                 ToWorker::Retire => self.retiring = true,
                 ToWorker::Drain => {
                     self.draining = true;
@@ -314,7 +314,10 @@ impl<'a> EventedLoop<'a> {
         }
     }
 
-    fn insert(&mut self, mut conn: Box<dyn EventedConnection>) {
+    /// Registers a connection. `kick` runs its callback at once, for a migrated connection
+    /// whose state may hold buffered requests; a fresh one needs none, because registering a
+    /// socket reports its current readiness (data already received included) as an event.
+    fn insert(&mut self, mut conn: Box<dyn EventedConnection>, kick: bool) {
         let token = self.next_token;
         self.next_token += 1;
         if let Err(e) = self.poll.registry().register(
@@ -333,16 +336,18 @@ impl<'a> EventedLoop<'a> {
                 scheduled: None,
             },
         );
-        // Kick it: data may already be buffered (in the socket, or in the state of a migrated
-        // connection), and an edge-triggered registration only reports new edges reliably.
-        self.dispatch(
-            token,
-            ConnEvent::Ready {
-                readable: true,
-                writable: true,
-                read_closed: false,
-            },
-        );
+        if kick {
+            self.dispatch(
+                token,
+                ConnEvent::Ready {
+                    readable: true,
+                    writable: true,
+                    read_closed: false,
+                },
+            );
+        } else {
+            self.schedule(token);
+        }
         if self.draining {
             self.dispatch(token, ConnEvent::Drain);
         }
