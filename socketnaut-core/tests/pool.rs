@@ -413,12 +413,10 @@ fn evented_drain_closes_idle_connections_at_once_and_finishes_in_flight_work() {
     idle.ask("echo hi").unwrap();
     let mut busy = Client::connect(proxy.local_addr());
     busy.ask("echo hi").unwrap();
-    busy.send("sleep 300").unwrap();
-    assert!(wait_for(LONG, || proxy
-        .stats()
-        .workers
-        .iter()
-        .any(|_| true)));
+    // One write with both lines: "go" is answered in the callback that then runs the sleep, so
+    // once "go" arrives the sleep is in flight.
+    busy.send("echo go\nsleep 300").unwrap();
+    assert_eq!(busy.read_line().unwrap(), "go");
     let started = Instant::now();
     let reports = proxy.shutdown(Duration::from_secs(5));
     assert!(

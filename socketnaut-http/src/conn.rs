@@ -32,13 +32,16 @@ const IN_HIGH: usize = 64 * 1024;
 /// How long to drain the client's bytes after the final response before closing.
 const LINGER: Duration = Duration::from_secs(2);
 
+// The request head is held inline, not boxed: every request passes through `Body`, and a box
+// would cost an allocation per request; the price is a few hundred bytes per connection.
+#[allow(clippy::large_enum_variant)]
 enum State {
     Head {
         /// When the connection began waiting for this request (open, or last response).
         since: Instant,
     },
     Body {
-        head: Box<Head>,
+        head: Head,
         decoder: Decoder,
         body: Vec<u8>,
     },
@@ -235,7 +238,7 @@ impl HttpConn {
                         unreachable!("matched above")
                     };
                     let trailers = decoder.take_trailers();
-                    self.dispatch(*head, body, trailers, cx);
+                    self.dispatch(head, body, trailers, cx);
                 }
                 State::Stream { .. } => {
                     if self.pending_output() > OUT_LOW {

@@ -3,6 +3,7 @@
 //! thread that changes the set; see docs/ARCHITECTURE.md for the states and counters.
 
 pub(crate) mod reap;
+mod slab;
 mod worker;
 
 use std::io;
@@ -22,8 +23,7 @@ use crate::proxy::Shared;
 use crate::server::EventedConnection;
 use crate::stats::{Counters, WorkerState};
 
-/// The waker's token on an evented worker's poll. Connection tokens count up from 0 and are
-/// never reused, so they cannot reach it.
+/// The waker's token on an evented worker's poll; connection tokens (see `slab`) never equal it.
 pub(crate) const WORKER_WAKER: mio::Token = mio::Token(usize::MAX);
 
 /// What one worker publishes about itself for the acceptor's choices and for [`crate::Stats`].

@@ -2,7 +2,7 @@
 //! panics caught per connection and the exit reported from a drop guard.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
@@ -12,6 +12,7 @@ use std::time::Instant;
 use crossbeam_channel::Receiver;
 use mio::{Events, Interest, Poll, Token};
 
+use super::slab::Slab;
 use super::{ToAcceptor, ToWorker, WORKER_WAKER};
 use crate::agent::{Connection, ServiceAgent};
 use crate::builder::{Config, Factory};
@@ -172,8 +173,7 @@ struct EventedLoop<'a> {
     config: &'a Config,
     rx: Receiver<ToWorker>,
     poll: Poll,
-    conns: HashMap<usize, Entry>,
-    next_token: usize,
+    conns: Slab<Entry>,
     /// Min-heap of (deadline, token); entries whose deadline no longer matches
     /// `Entry::scheduled` are stale and skipped.
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
@@ -205,8 +205,7 @@ impl<'a> EventedLoop<'a> {
             config,
             rx,
             poll,
-            conns: HashMap::new(),
-            next_token: 0,
+            conns: Slab::new(),
             timers: BinaryHeap::new(),
             retiring: false,
             draining: false,
@@ -301,7 +300,7 @@ impl<'a> EventedLoop<'a> {
                 ToWorker::Retire => self.retiring = true,
                 ToWorker::Drain => {
                     self.draining = true;
-                    let tokens: Vec<usize> = self.conns.keys().copied().collect();
+                    let tokens = self.conns.tokens();
                     for token in tokens {
                         self.dispatch(token, ConnEvent::Drain);
                     }
@@ -317,25 +316,22 @@ impl<'a> EventedLoop<'a> {
     /// Registers a connection. `kick` runs its callback at once, for a migrated connection
     /// whose state may hold buffered requests; a fresh one needs none, because registering a
     /// socket reports its current readiness (data already received included) as an event.
-    fn insert(&mut self, mut conn: Box<dyn EventedConnection>, kick: bool) {
-        let token = self.next_token;
-        self.next_token += 1;
+    fn insert(&mut self, conn: Box<dyn EventedConnection>, kick: bool) {
+        let token = self.conns.insert(Entry {
+            conn,
+            scheduled: None,
+        });
+        let entry = self.conns.get_mut(token).expect("just inserted");
         if let Err(e) = self.poll.registry().register(
-            conn.socket(),
+            entry.conn.socket(),
             Token(token),
             Interest::READABLE | Interest::WRITABLE,
         ) {
             log::warn!(target: AGENT, "{}: registering a connection: {e}; closing it", self.agent.name);
+            self.conns.remove(token);
             connection_closed(self.agent, 1);
             return;
         }
-        self.conns.insert(
-            token,
-            Entry {
-                conn,
-                scheduled: None,
-            },
-        );
         if kick {
             self.dispatch(
                 token,
@@ -354,7 +350,7 @@ impl<'a> EventedLoop<'a> {
     }
 
     fn dispatch(&mut self, token: usize, event: ConnEvent) {
-        let Some(entry) = self.conns.get_mut(&token) else {
+        let Some(entry) = self.conns.get_mut(token) else {
             return; // an event for a connection closed earlier in this batch
         };
         // Telling a callback that blocked (slept, waited on I/O: more threads help) from one
@@ -413,13 +409,18 @@ impl<'a> EventedLoop<'a> {
         if self.retiring || self.draining {
             return;
         }
-        let others: Vec<usize> = self.conns.keys().copied().filter(|&t| t != slow).collect();
+        let others: Vec<usize> = self
+            .conns
+            .tokens()
+            .into_iter()
+            .filter(|&t| t != slow)
+            .collect();
         if others.is_empty() {
             return;
         }
         let mut moving = Vec::with_capacity(others.len());
         for token in others {
-            let mut entry = self.conns.remove(&token).expect("key just listed");
+            let mut entry = self.conns.remove(token).expect("key just listed");
             if let Err(e) = self.poll.registry().deregister(entry.conn.socket()) {
                 log::warn!(target: AGENT, "{}: deregistering a migrating connection: {e}", self.agent.name);
             }
@@ -437,7 +438,7 @@ impl<'a> EventedLoop<'a> {
     }
 
     fn schedule(&mut self, token: usize) {
-        let Some(entry) = self.conns.get_mut(&token) else {
+        let Some(entry) = self.conns.get_mut(token) else {
             return;
         };
         if let Some(deadline) = entry.conn.deadline() {
@@ -455,7 +456,7 @@ impl<'a> EventedLoop<'a> {
                 break;
             }
             self.timers.pop();
-            let Some(entry) = self.conns.get_mut(&token) else {
+            let Some(entry) = self.conns.get_mut(token) else {
                 continue;
             };
             if entry.scheduled != Some(at) {
@@ -471,7 +472,7 @@ impl<'a> EventedLoop<'a> {
     }
 
     fn close(&mut self, token: usize) {
-        if let Some(entry) = self.conns.remove(&token) {
+        if let Some(entry) = self.conns.remove(token) {
             // Closing the socket removes it from the epoll set: no separate deregister call.
             drop(entry);
             connection_closed(self.agent, 1);
