@@ -131,9 +131,20 @@ impl ServiceProxy {
             workers: Mutex::new(Vec::new()),
         });
         let acceptor = Acceptor::new(poll, listener, rx, shared.clone(), Arc::new(config))?;
+        let guard = shared.clone();
         let handle = thread::Builder::new()
             .name("socketnaut-acceptor".to_owned())
-            .spawn(move || acceptor.run())?;
+            .spawn(move || {
+                // The acceptor has no caught panics of its own; should one happen anyway, the
+                // proxy must still read as stopped, or `ready`, `wait` and `shutdown` would
+                // block forever.
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| acceptor.run()));
+                if let Err(p) = run {
+                    log::error!(target: "socketnaut::proxy", "the acceptor panicked: {}", crate::error::panic_message(&*p));
+                    guard.draining.store(true, Ordering::SeqCst);
+                    guard.set_lifecycle(Lifecycle::Stopped(Vec::new()));
+                }
+            })?;
         log::info!(target: "socketnaut::proxy", "listening on {local_addr}");
         Ok(ServiceProxy {
             shared,

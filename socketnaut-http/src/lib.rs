@@ -166,6 +166,12 @@ impl Http {
         self
     }
 
+    /// Chunk extensions and trailers together, per request. Default is 16 KiB.
+    pub fn max_chunk_metadata(mut self, bytes: usize) -> Http {
+        self.shared.limits.max_chunk_metadata = bytes;
+        self
+    }
+
     /// Replaces all timeouts. See [`Timeouts`] for the defaults.
     pub fn timeouts(mut self, timeouts: Timeouts) -> Http {
         self.shared.timeouts = timeouts;
