@@ -5,6 +5,7 @@ use std::fmt;
 use std::io::{self, Read};
 
 use http::HeaderMap;
+use socketnaut_core::ProxySocketAddressInfo;
 
 use crate::error::{self, Reject};
 use crate::parse::Framing;
@@ -18,12 +19,17 @@ use crate::parse::Framing;
 #[derive(Default)]
 pub struct Body {
     inner: Inner,
+    /// On request bodies made by the server: the connection's address info. Carried here
+    /// rather than in the request's extensions because inserting an extension allocates a map
+    /// per request (see [`RequestExt::proxy_info`](crate::RequestExt::proxy_info)).
+    info: Option<ProxySocketAddressInfo>,
 }
 
 #[derive(Default)]
 enum Inner {
     #[default]
     Empty,
+    Static(&'static [u8]),
     Bytes(Vec<u8>),
     Reader(Box<dyn Read + Send>),
 }
@@ -38,15 +44,30 @@ impl Body {
     /// is called on the worker thread; a read error aborts the response (the connection is
     /// closed, so the client sees a truncated message rather than a wrong one).
     pub fn from_reader<R: Read + Send + 'static>(reader: R) -> Body {
-        Body {
-            inner: Inner::Reader(Box::new(reader)),
-        }
+        Inner::Reader(Box::new(reader)).into()
+    }
+
+    /// A body of static bytes, sent without copying them first.
+    pub fn from_static(bytes: &'static [u8]) -> Body {
+        Inner::Static(bytes).into()
+    }
+
+    pub(crate) fn with_info(mut self, info: ProxySocketAddressInfo) -> Body {
+        self.info = Some(info);
+        self
+    }
+
+    /// The address info of the connection a request body arrived on (`None` on bodies made
+    /// by users).
+    pub fn proxy_info(&self) -> Option<ProxySocketAddressInfo> {
+        self.info
     }
 
     /// The bytes of an in-memory body (empty for a reader).
     pub fn as_bytes(&self) -> &[u8] {
         match &self.inner {
             Inner::Bytes(b) => b,
+            Inner::Static(b) => b,
             _ => &[],
         }
     }
@@ -55,6 +76,7 @@ impl Body {
     pub fn len(&self) -> Option<usize> {
         match &self.inner {
             Inner::Empty => Some(0),
+            Inner::Static(b) => Some(b.len()),
             Inner::Bytes(b) => Some(b.len()),
             Inner::Reader(_) => None,
         }
@@ -73,6 +95,7 @@ impl Body {
     pub fn into_bytes(self) -> io::Result<Vec<u8>> {
         match self.inner {
             Inner::Empty => Ok(Vec::new()),
+            Inner::Static(b) => Ok(b.to_vec()),
             Inner::Bytes(b) => Ok(b),
             Inner::Reader(mut r) => {
                 let mut v = Vec::new();
@@ -84,23 +107,42 @@ impl Body {
 
     pub(crate) fn into_kind(self) -> Kind {
         match self.inner {
-            Inner::Empty => Kind::Bytes(Vec::new()),
+            Inner::Empty => Kind::Static(&[]),
+            Inner::Static(b) => Kind::Static(b),
             Inner::Bytes(b) => Kind::Bytes(b),
             Inner::Reader(r) => Kind::Reader(r),
         }
     }
 }
 
+impl From<Inner> for Body {
+    fn from(inner: Inner) -> Body {
+        Body { inner, info: None }
+    }
+}
+
 /// A body taken apart for writing.
 pub(crate) enum Kind {
+    Static(&'static [u8]),
     Bytes(Vec<u8>),
     Reader(Box<dyn Read + Send>),
+}
+
+impl Kind {
+    pub(crate) fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            Kind::Static(b) => Some(b),
+            Kind::Bytes(b) => Some(b),
+            Kind::Reader(_) => None,
+        }
+    }
 }
 
 impl fmt::Debug for Body {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.inner {
             Inner::Empty => f.write_str("Body::Empty"),
+            Inner::Static(b) => write!(f, "Body::Static({} bytes)", b.len()),
             Inner::Bytes(b) => write!(f, "Body::Bytes({} bytes)", b.len()),
             Inner::Reader(_) => f.write_str("Body::Reader"),
         }
@@ -109,9 +151,7 @@ impl fmt::Debug for Body {
 
 impl From<Vec<u8>> for Body {
     fn from(v: Vec<u8>) -> Body {
-        Body {
-            inner: Inner::Bytes(v),
-        }
+        Inner::Bytes(v).into()
     }
 }
 
@@ -121,15 +161,15 @@ impl From<String> for Body {
     }
 }
 
-impl From<&str> for Body {
-    fn from(s: &str) -> Body {
-        s.as_bytes().to_vec().into()
+impl From<&'static str> for Body {
+    fn from(s: &'static str) -> Body {
+        Body::from_static(s.as_bytes())
     }
 }
 
-impl From<&[u8]> for Body {
-    fn from(s: &[u8]) -> Body {
-        s.to_vec().into()
+impl From<&'static [u8]> for Body {
+    fn from(s: &'static [u8]) -> Body {
+        Body::from_static(s)
     }
 }
 
@@ -147,6 +187,12 @@ impl Read for Body {
                 let n = buf.len().min(b.len());
                 buf[..n].copy_from_slice(&b[..n]);
                 b.drain(..n);
+                Ok(n)
+            }
+            Inner::Static(b) => {
+                let n = buf.len().min(b.len());
+                buf[..n].copy_from_slice(&b[..n]);
+                *b = &b[n..];
                 Ok(n)
             }
             Inner::Reader(r) => r.read(buf),

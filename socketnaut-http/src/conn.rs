@@ -262,12 +262,11 @@ impl HttpConn {
         let keep_alive = head.keep_alive && !cx.is_draining();
         let version = head.version;
         let is_head = head.method == Method::HEAD;
-        let mut req = http::Request::new(Body::from(body));
+        let mut req = http::Request::new(Body::from(body).with_info(self.info));
         *req.method_mut() = head.method;
         *req.uri_mut() = head.uri;
         *req.version_mut() = head.version;
         *req.headers_mut() = head.headers;
-        req.extensions_mut().insert(self.info);
         if let Some(t) = trailers {
             req.extensions_mut().insert(Trailers(t));
         }
@@ -297,7 +296,8 @@ impl HttpConn {
         let mut keep_alive = keep_alive && !wants_close;
         let with_body = allows_body(status);
         match body.into_kind() {
-            Kind::Bytes(bytes) => {
+            kind @ (Kind::Bytes(_) | Kind::Static(_)) => {
+                let bytes = kind.bytes().expect("in-memory body");
                 let framing = if status.is_informational() || status == StatusCode::NO_CONTENT {
                     BodyFraming::None
                 } else {
@@ -306,7 +306,7 @@ impl HttpConn {
                 let out = self.out();
                 write_head(out, status, &parts.headers, framing, keep_alive, version);
                 if with_body && !is_head {
-                    out.extend_from_slice(&bytes);
+                    out.extend_from_slice(bytes);
                 }
             }
             Kind::Reader(reader) => {

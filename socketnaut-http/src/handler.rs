@@ -6,8 +6,8 @@ use socketnaut_core::ProxySocketAddressInfo;
 use crate::body::Body;
 
 /// A request as handlers see it: the `http` crate's request with the whole body in memory.
-/// Its extensions hold the connection's [`ProxySocketAddressInfo`] and, for chunked bodies with
-/// trailers, [`Trailers`](crate::Trailers).
+/// [`RequestExt::proxy_info`] gives the connection's [`ProxySocketAddressInfo`]; for chunked
+/// bodies with trailers, the extensions hold [`Trailers`](crate::Trailers).
 pub type Request = http::Request<Body>;
 
 /// A response: the `http` crate's response with a [`Body`] of bytes or a streamed reader.
@@ -34,15 +34,16 @@ where
 
 /// Conveniences on [`Request`].
 pub trait RequestExt {
-    /// The client and proxy ends of the connection this request arrived on.
-    fn proxy_info(&self) -> ProxySocketAddressInfo;
+    /// The client and proxy ends of the connection this request arrived on. Always `Some` for
+    /// requests the server hands to handlers (it travels with the request body, which costs no
+    /// allocation; a `ProxySocketAddressInfo` extension is used when the body was replaced).
+    fn proxy_info(&self) -> Option<ProxySocketAddressInfo>;
 }
 
 impl RequestExt for Request {
-    fn proxy_info(&self) -> ProxySocketAddressInfo {
-        *self
-            .extensions()
-            .get::<ProxySocketAddressInfo>()
-            .expect("the server inserts the address info into every request")
+    fn proxy_info(&self) -> Option<ProxySocketAddressInfo> {
+        self.body()
+            .proxy_info()
+            .or_else(|| self.extensions().get::<ProxySocketAddressInfo>().copied())
     }
 }

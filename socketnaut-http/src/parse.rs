@@ -110,14 +110,9 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits) -> Result<Parsed, Reject> 
     // request (none of them but Host) needs no lookups afterwards.
     let mut seen = Seen::default();
     for h in req.headers.iter() {
-        if h.value
-            .iter()
-            .any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
-        {
-            return Err(Reject::bad("control character in a header value"));
-        }
         let name = HeaderName::from_bytes(h.name.as_bytes())
             .map_err(|_| Reject::bad("invalid header name"))?;
+        // Rejects control characters (other than tab) and DEL, which httparse lets through.
         let value =
             HeaderValue::from_bytes(h.value).map_err(|_| Reject::bad("invalid header value"))?;
         seen.note(&name);
@@ -132,7 +127,7 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits) -> Result<Parsed, Reject> 
         return Err(Reject::bad("HTTP/1.1 requires exactly one Host header"));
     }
     let mut expect_continue = false;
-    if let Some(expect) = headers.get(header::EXPECT).filter(|_| seen.expect) {
+    if let Some(expect) = seen.expect.then(|| headers.get(header::EXPECT)).flatten() {
         if expect.as_bytes().eq_ignore_ascii_case(b"100-continue") {
             expect_continue = version == Version::HTTP_11;
         } else {

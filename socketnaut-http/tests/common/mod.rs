@@ -30,7 +30,7 @@ pub fn app(req: Request) -> Response {
         }
         "/stream" => Response::new(Body::from_reader(io::repeat(b'x').take(n))),
         "/info" => {
-            let info = req.proxy_info();
+            let info = req.proxy_info().expect("set by the server");
             Response::new(
                 format!("{} {}", info.remote.socket_addr(), info.local.socket_addr()).into(),
             )
