@@ -7,6 +7,8 @@ use http::{Method, StatusCode, Uri, Version};
 
 use std::mem::MaybeUninit;
 
+use bytes::Bytes;
+
 use crate::error::{self, Reject};
 use crate::Limits;
 
@@ -100,10 +102,15 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits) -> Result<Parsed, Reject> 
     };
     let method = Method::from_bytes(req.method.unwrap_or_default().as_bytes())
         .map_err(|_| Reject::bad("invalid method"))?;
-    let uri: Uri = req
-        .path
-        .unwrap_or_default()
-        .parse()
+    // One copy of the whole head; the target and every header value are slices of it, so a
+    // request costs one allocation here however many fields it has.
+    let shared = Bytes::copy_from_slice(&buf[..len]);
+    let slice_of = |part: &[u8]| {
+        // `part` is a subslice of `buf` (httparse borrows from it).
+        let start = part.as_ptr() as usize - buf.as_ptr() as usize;
+        shared.slice(start..start + part.len())
+    };
+    let uri = Uri::from_maybe_shared(slice_of(req.path.unwrap_or_default().as_bytes()))
         .map_err(|_| Reject::bad("invalid request target"))?;
     let mut headers = HeaderMap::with_capacity(req.headers.len());
     // Which framing-relevant fields are present, noted while building the map so the common
@@ -113,8 +120,8 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits) -> Result<Parsed, Reject> 
         let name = HeaderName::from_bytes(h.name.as_bytes())
             .map_err(|_| Reject::bad("invalid header name"))?;
         // Rejects control characters (other than tab) and DEL, which httparse lets through.
-        let value =
-            HeaderValue::from_bytes(h.value).map_err(|_| Reject::bad("invalid header value"))?;
+        let value = HeaderValue::from_maybe_shared(slice_of(h.value))
+            .map_err(|_| Reject::bad("invalid header value"))?;
         seen.note(&name);
         headers.append(name, value);
     }
