@@ -515,3 +515,51 @@ fn cpu_bound_callbacks_do_not_migrate() {
     }
     assert_eq!(proxy.stats().migrated, 0, "computing is not blocking");
 }
+
+#[test]
+fn a_connection_that_blocks_between_fast_ones_is_isolated() {
+    let proxy = evented()
+        .min_workers(1)
+        .max_workers(4)
+        .build()
+        .expect("build");
+    proxy.ready().expect("ready");
+    // Three connections on at most two workers at first: two of them share a worker.
+    let mut clients: Vec<Client> = (0..3)
+        .map(|_| Client::connect(proxy.local_addr()))
+        .collect();
+    let ids: Vec<String> = clients
+        .iter_mut()
+        .map(|c| c.ask("worker").unwrap())
+        .collect();
+    let (a, b) = (0..3)
+        .flat_map(|i| (i + 1..3).map(move |j| (i, j)))
+        .find(|&(i, j)| ids[i] == ids[j])
+        .expect("two share a worker");
+    let mut fast = clients.swap_remove(b);
+    let mut slow = clients.swap_remove(a);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop_fast = stop.clone();
+    // The neighbour keeps the worker busy with fast callbacks between the slow ones.
+    let neighbour = thread::spawn(move || {
+        while !stop_fast.load(Ordering::SeqCst) {
+            assert_eq!(fast.ask("echo f").unwrap(), "f");
+        }
+        fast
+    });
+    for _ in 0..3 {
+        assert_eq!(slow.ask("sleep 30").unwrap(), "slept");
+    }
+    stop.store(true, Ordering::SeqCst);
+    let mut fast = neighbour.join().unwrap();
+    assert!(
+        wait_for(LONG, || proxy.stats().migrated >= 1),
+        "{}",
+        proxy.stats()
+    );
+    assert_ne!(
+        slow.ask("worker").unwrap(),
+        fast.ask("worker").unwrap(),
+        "separated"
+    );
+}

@@ -165,6 +165,8 @@ struct Entry {
     conn: Box<dyn EventedConnection>,
     /// The deadline currently in the timer heap for this connection, if any.
     scheduled: Option<Instant>,
+    /// This connection's last callback ran slow: measure its next one.
+    suspect: bool,
 }
 
 struct EventedLoop<'a> {
@@ -181,7 +183,7 @@ struct EventedLoop<'a> {
     retiring: bool,
     draining: bool,
     forced: bool,
-    /// A callback ran past the busy threshold: measure callbacks until one runs fast.
+    /// The last callback ran past the busy threshold: measure the next one.
     suspect: bool,
 }
 
@@ -320,6 +322,7 @@ impl<'a> EventedLoop<'a> {
         let token = self.conns.insert(Entry {
             conn,
             scheduled: None,
+            suspect: false,
         });
         let entry = self.conns.get_mut(token).expect("just inserted");
         if let Err(e) = self.poll.registry().register(
@@ -355,9 +358,11 @@ impl<'a> EventedLoop<'a> {
         };
         // Telling a callback that blocked (slept, waited on I/O: more threads help) from one
         // that computed or was preempted (more threads do not) takes the thread's voluntary
-        // context-switch count before and after. That is a syscall, so it is only paid while
-        // the worker is suspect: since a callback ran slow, until a measured one runs fast.
-        let switches_before = if self.suspect && self.config.migrate {
+        // context-switch count before and after. That is a syscall, so it is only paid for a
+        // callback under suspicion: the next one on a worker whose last callback ran slow
+        // (catches many connections each blocking once), and the next one of a connection
+        // whose last callback ran slow (catches one connection blocking between fast ones).
+        let switches_before = if (self.suspect || entry.suspect) && self.config.migrate {
             voluntary_switches()
         } else {
             None
@@ -380,6 +385,7 @@ impl<'a> EventedLoop<'a> {
             && event != ConnEvent::Drain;
         if event != ConnEvent::Drain {
             self.suspect = slow;
+            entry.suspect = slow;
         }
         match result {
             Ok(Step::Keep) => self.schedule(token),
