@@ -236,6 +236,12 @@ impl Acceptor {
                     // SeqCst: read by the capacity check paired with the wake handshake.
                     counters.active.fetch_add(1, Ordering::SeqCst);
                     let stream = std::net::TcpStream::from(stream);
+                    // Linux accepted sockets inherit TCP_NODELAY from the listener (set at
+                    // build); elsewhere set it here.
+                    #[cfg(not(target_os = "linux"))]
+                    if self.config.nodelay {
+                        let _ = stream.set_nodelay(true);
+                    }
                     let local = if self.local_fixed {
                         self.shared.local_addr
                     } else {

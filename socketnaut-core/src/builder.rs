@@ -56,6 +56,7 @@ pub(crate) struct Config {
     pub(crate) busy_threshold: Duration,
     pub(crate) migrate: bool,
     pub(crate) restart_backoff: (Duration, Duration),
+    pub(crate) nodelay: bool,
     pub(crate) factory: Factory,
 }
 
@@ -94,6 +95,7 @@ pub struct ServiceProxyBuilder {
     source: Option<Source>,
     backlog: i32,
     reuse_port: bool,
+    nodelay: bool,
     worker_count: Option<usize>,
     min_workers: Option<usize>,
     max_workers: Option<usize>,
@@ -129,6 +131,7 @@ impl Default for ServiceProxyBuilder {
             source: None,
             backlog: DEFAULT_BACKLOG,
             reuse_port: false,
+            nodelay: true,
             worker_count: None,
             min_workers: None,
             max_workers: None,
@@ -176,6 +179,15 @@ impl ServiceProxyBuilder {
     /// serve one port and the kernel spreads connections among them. Default is off.
     pub fn reuse_port(mut self, on: bool) -> Self {
         self.reuse_port = on;
+        self
+    }
+
+    /// Whether accepted sockets have `TCP_NODELAY` (Nagle's algorithm off), as request/response
+    /// servers want: a response written whole should not wait for the peer's ACK of the
+    /// previous one. Set once on the listener, which accepted sockets inherit on Linux (no
+    /// syscall per connection); set per socket elsewhere. Default is on.
+    pub fn nodelay(mut self, on: bool) -> Self {
+        self.nodelay = on;
         self
     }
 
@@ -318,6 +330,9 @@ impl ServiceProxyBuilder {
             Source::Bind(addrs) => bind(addrs?, backlog, reuse_port)?,
         };
         listener.set_nonblocking(true)?;
+        if config.nodelay {
+            socket2::SockRef::from(&listener).set_tcp_nodelay(true)?;
+        }
         ServiceProxy::start(config, listener)
     }
 
@@ -362,6 +377,7 @@ impl ServiceProxyBuilder {
             busy_threshold: self.busy_threshold,
             migrate: self.migrate,
             restart_backoff: self.restart_backoff,
+            nodelay: self.nodelay,
             factory,
         };
         Ok((config, source, self.backlog, self.reuse_port))

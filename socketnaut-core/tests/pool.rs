@@ -563,3 +563,27 @@ fn a_connection_that_blocks_between_fast_ones_is_isolated() {
         "separated"
     );
 }
+
+#[test]
+fn accepted_sockets_have_nodelay_by_default() {
+    for (nodelay, want) in [(None, true), (Some(false), false)] {
+        let mut builder = ServiceProxy::builder()
+            .bind("127.0.0.1:0")
+            .worker_count(1)
+            .blocking(|_| {
+                Ok(
+                    |conn: socketnaut_core::Connection, _: &socketnaut_core::ServiceAgent| {
+                        let on = conn.stream().nodelay()?;
+                        let mut s = conn.stream();
+                        std::io::Write::write_all(&mut s, if on { b"1\n" } else { b"0\n" })
+                    },
+                )
+            });
+        if let Some(on) = nodelay {
+            builder = builder.nodelay(on);
+        }
+        let proxy = builder.build().expect("build");
+        let mut c = Client::connect(proxy.local_addr());
+        assert_eq!(c.read_line().unwrap(), if want { "1" } else { "0" });
+    }
+}

@@ -240,8 +240,7 @@ impl EventedServer for HttpServer {
         _agent: &ServiceAgent,
     ) -> io::Result<Box<dyn EventedConnection>> {
         let (stream, info) = conn.into_parts();
-        // Responses are written whole; Nagle would only delay them behind the peer's ACKs.
-        stream.set_nodelay(true)?;
+        // TCP_NODELAY comes from the proxy (`ServiceProxyBuilder::nodelay`, on by default).
         let socket = socketnaut_core::mio::net::TcpStream::from_std(stream);
         Ok(Box::new(conn::HttpConn::new(
             socket,
