@@ -174,20 +174,14 @@ fn versus_ceiling(
     let (mut ceilings, mut servers, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         let ceiling = Ceiling::start(cores, close);
-        let c = run_load(
-            ceiling.addr,
-            &[("/", 64)],
-            close,
-            slice,
-            server_prefix(true),
-        );
+        let c = run_load(ceiling.addr, &[("/", 64)], close, slice, CEILING_THREADS);
         drop(ceiling);
         let s = run_load(
             proxy.local_addr(),
             &[("/", 64)],
             close,
             slice,
-            server_prefix(false),
+            SERVER_THREADS,
         );
         ratios.push(s[0].rps / c[0].rps.max(1.0));
         ceilings.push(c[0].clone());
@@ -249,39 +243,44 @@ fn ideal_row(
 }
 
 fn blocking_10ms(duration: Duration, _cores: usize) -> Vec<Row> {
-    let proxy = default_server(routes);
-    let s = run_load(
-        proxy.local_addr(),
-        &[("/sleep", 64)],
-        false,
-        duration,
-        server_prefix(false),
-    );
-    let workers = proxy.stats().workers.len();
-    ideal_row(
+    versus_ideal(
         "blocking_10ms",
-        s.into_iter().next().expect("one class"),
+        "/sleep",
+        64,
         6400.0,
         "≥ 0.80 of ideal",
-        workers,
+        duration,
     )
 }
 
 fn cpu_1ms(duration: Duration, cores: usize) -> Vec<Row> {
+    let ideal = cores as f64 * 1000.0;
+    versus_ideal("cpu_1ms", "/cpu", 16, ideal, "≥ 0.85 of ideal", duration)
+}
+
+/// `conns` keep-alive connections on `path` against a default server, as a ratio to `ideal`.
+fn versus_ideal(
+    name: &str,
+    path: &str,
+    conns: usize,
+    ideal: f64,
+    target: &'static str,
+    duration: Duration,
+) -> Vec<Row> {
     let proxy = default_server(routes);
     let s = run_load(
         proxy.local_addr(),
-        &[("/cpu", 16)],
+        &[(path, conns)],
         false,
         duration,
-        server_prefix(false),
+        SERVER_THREADS,
     );
     let workers = proxy.stats().workers.len();
     ideal_row(
-        "cpu_1ms",
+        name,
         s.into_iter().next().expect("one class"),
-        cores as f64 * 1000.0,
-        "≥ 0.85 of ideal",
+        ideal,
+        target,
         workers,
     )
 }
@@ -309,7 +308,7 @@ fn seed_hello_world(duration: Duration, _cores: usize) -> Vec<Row> {
             &[("/", 200)],
             false,
             duration,
-            server_prefix(false),
+            SERVER_THREADS,
         );
         rows.extend(ideal_row(
             name,
@@ -329,7 +328,7 @@ fn slow_does_not_stall_fast(duration: Duration, _cores: usize) -> Vec<Row> {
         &[("/", 60), ("/slow", 4)],
         false,
         duration,
-        server_prefix(false),
+        SERVER_THREADS,
     );
     let workers = proxy.stats().workers.len();
     let fast = s[0].clone();
@@ -378,14 +377,9 @@ fn server_cpu_ns(prefix: &str) -> u64 {
         .sum()
 }
 
-/// The thread-name prefix of the server a load runs against.
-fn server_prefix(addr_is_ceiling: bool) -> &'static str {
-    if addr_is_ceiling {
-        "ceiling-"
-    } else {
-        "socketnaut-"
-    }
-}
+/// Thread-name prefixes of the servers, for their CPU time.
+const CEILING_THREADS: &str = "ceiling-";
+const SERVER_THREADS: &str = "socketnaut-";
 
 struct Client {
     stream: TcpStream,
