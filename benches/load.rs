@@ -361,20 +361,63 @@ struct LoadStats {
     cpu_ns_per_req: f64,
 }
 
-/// CPU time (ns) used so far by this process's threads whose names start with `prefix`
-/// (from /proc/self/task/*/schedstat, which counts nanoseconds on the CPU).
-fn server_cpu_ns(prefix: &str) -> u64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
-    };
-    tasks
-        .flatten()
-        .filter(|t| {
-            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.starts_with(prefix))
-        })
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
+/// CPU time of the server's threads over a window: per thread, from
+/// /proc/self/task/*/schedstat (nanoseconds on the CPU), sampled often enough that threads
+/// which exit during the window (retired workers) are counted up to their last sample.
+struct CpuTracker {
+    prefix: &'static str,
+    /// Thread id → (CPU at the window's start, latest sample).
+    threads: HashMap<u64, (u64, u64)>,
+    started: bool,
+}
+
+impl CpuTracker {
+    fn new(prefix: &'static str) -> CpuTracker {
+        CpuTracker {
+            prefix,
+            threads: HashMap::new(),
+            started: false,
+        }
+    }
+
+    /// Samples every matching thread; the first call after `start` sets the baselines.
+    fn sample(&mut self) {
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+            return;
+        };
+        for task in tasks.flatten() {
+            let Some(tid) = task
+                .file_name()
+                .to_str()
+                .and_then(|t| t.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            let named = std::fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|c| c.starts_with(self.prefix));
+            let cpu = std::fs::read_to_string(task.path().join("schedstat"))
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok());
+            if let (true, Some(cpu)) = (named, cpu) {
+                // A thread first seen after the start began inside the window: baseline 0.
+                let base = if self.started { 0 } else { cpu };
+                self.threads.entry(tid).or_insert((base, cpu)).1 = cpu;
+            }
+        }
+    }
+
+    fn start(&mut self) {
+        self.threads.clear();
+        self.sample();
+        self.started = true;
+    }
+
+    fn total_ns(&self) -> u64 {
+        self.threads
+            .values()
+            .map(|&(base, last)| last.saturating_sub(base))
+            .sum()
+    }
 }
 
 /// Thread-name prefixes of the servers, for their CPU time.
@@ -397,7 +440,7 @@ fn run_load(
     mix: &[(&str, usize)],
     close: bool,
     duration: Duration,
-    server_threads: &str,
+    server_threads: &'static str,
 ) -> Vec<LoadStats> {
     let requests: Vec<Vec<u8>> = mix
         .iter()
@@ -447,10 +490,16 @@ fn run_load(
         open(class, &mut poll, &mut clients, &mut next_token);
     }
     let mut scratch = vec![0u8; 64 * 1024];
-    let mut cpu_start = None;
+    let mut cpu = CpuTracker::new(server_threads);
+    let mut next_sample = measure_from;
     while Instant::now() < end {
-        if cpu_start.is_none() && Instant::now() >= measure_from {
-            cpu_start = Some(server_cpu_ns(server_threads));
+        if Instant::now() >= next_sample {
+            if cpu.started {
+                cpu.sample();
+            } else {
+                cpu.start();
+            }
+            next_sample += Duration::from_millis(100);
         }
         poll.poll(&mut events, Some(Duration::from_millis(10)))
             .expect("poll");
@@ -542,7 +591,8 @@ fn run_load(
             }
         }
     }
-    let cpu = server_cpu_ns(server_threads).saturating_sub(cpu_start.unwrap_or(0));
+    cpu.sample();
+    let cpu = cpu.total_ns();
     let total: usize = latencies.iter().map(Vec::len).sum();
     let cpu_ns_per_req = cpu as f64 / total.max(1) as f64;
     let seconds = duration.as_secs_f64();

@@ -351,7 +351,7 @@ impl Acceptor {
 
     fn place_pending(&mut self, now: Instant) {
         while let Some(msg) = self.pending.pop_front() {
-            let prefer_empty = matches!(msg, ToWorker::Adopt(_));
+            let prefer_empty = matches!(msg, ToWorker::Adopt { isolate: true, .. });
             if let Err(msg) = self.place(msg, prefer_empty, now) {
                 self.pending.push_front(msg);
                 return;
@@ -408,12 +408,17 @@ impl Acceptor {
                     self.update_readiness();
                 }
                 ToAcceptor::Exited { id } => self.on_exit(id, now),
-                ToAcceptor::Shed { id, conns } => {
+                ToAcceptor::Shed { id, conns, isolate } => {
                     let n = conns.len();
-                    Counters::add(&self.shared.counters.migrated, n as u64);
-                    log::debug!(target: PROXY, "worker {id} blocked; re-placing {n} connections");
+                    let counter = if isolate {
+                        &self.shared.counters.migrated
+                    } else {
+                        &self.shared.counters.consolidated
+                    };
+                    Counters::add(counter, n as u64);
+                    log::debug!(target: PROXY, "worker {id} handed back {n} connections; re-placing them");
                     for conn in conns {
-                        self.pending.push_back(ToWorker::Adopt(conn));
+                        self.pending.push_back(ToWorker::Adopt { conn, isolate });
                     }
                 }
                 ToAcceptor::Shutdown { deadline } => {
@@ -482,7 +487,7 @@ impl Acceptor {
         let queued = worker.recover_queued();
         let queued_conns = queued
             .iter()
-            .filter(|m| matches!(m, ToWorker::Conn(_) | ToWorker::Adopt(_)))
+            .filter(|m| matches!(m, ToWorker::Conn(_) | ToWorker::Adopt { .. }))
             .count();
         // SeqCst: as in `Shared::wake_if_waiting`.
         let held = worker.load.conns.load(Ordering::SeqCst);
@@ -496,7 +501,7 @@ impl Acceptor {
             log::error!(target: PROXY, "{}: {lost} connections closed with the worker", worker.name);
         }
         for msg in queued {
-            if matches!(msg, ToWorker::Conn(_) | ToWorker::Adopt(_)) {
+            if matches!(msg, ToWorker::Conn(_) | ToWorker::Adopt { .. }) {
                 self.pending.push_back(msg);
             }
         }
@@ -567,18 +572,69 @@ impl Acceptor {
             })
             .collect();
         let live = self.live();
-        for index in to_retire(
+        let retire = to_retire(
             &views,
             live,
             self.config.min_workers,
             now,
             self.config.idle_timeout,
-        ) {
+        );
+        let retiring = retire.len();
+        for index in retire {
             let worker = &mut self.workers[index];
             worker.state = WorkerState::Retiring;
             self.views_dirty = true;
             log::debug!(target: PROXY, "retiring idle {}", worker.name);
             let _ = worker.send(ToWorker::Retire);
+        }
+        self.consolidate(now, live - retiring);
+    }
+
+    /// Evented: packs connections back onto fewer workers once blocking has stopped. Workers
+    /// holding connections that have not blocked for `consolidate_after` (and were not handed
+    /// one for as long), beyond the `spread` busiest of them, are released: they hand their
+    /// connections back, which go to the remaining workers by the usual rule, and retire.
+    /// Never below `min_workers`; workers whose connections block are left alone.
+    fn consolidate(&mut self, now: Instant, live: usize) {
+        if !self.config.factory.is_evented() || !self.config.migrate {
+            return;
+        }
+        let clock = self.shared.clock;
+        let quiet_for = self.config.consolidate_after;
+        let now_nanos = clock.nanos(now);
+        let quiet_nanos = quiet_for.as_nanos() as u64;
+        let mut quiet: Vec<(usize, usize)> = self
+            .workers
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.state == WorkerState::Running)
+            .filter(|(_, w)| now.saturating_duration_since(w.last_handoff) >= quiet_for)
+            .filter_map(|(i, w)| {
+                // Relaxed: load hints (see WorkerLoad).
+                let conns = w.load.conns.load(Ordering::SeqCst);
+                let blocked_at = w.load.blocked_at.load(Ordering::Relaxed);
+                let running = w.load.busy_since.load(Ordering::Relaxed) != 0;
+                let blocked_lately =
+                    blocked_at != 0 && now_nanos.saturating_sub(blocked_at) < quiet_nanos;
+                (conns > 0 && !running && !blocked_lately).then_some((i, conns))
+            })
+            .collect();
+        if quiet.len() <= self.config.spread {
+            return;
+        }
+        // Keep the busiest; release the rest, fewest connections first.
+        quiet.sort_by_key(|&(_, conns)| std::cmp::Reverse(conns));
+        let mut may_release = live.saturating_sub(self.config.min_workers);
+        for &(index, _) in &quiet[self.config.spread..] {
+            if may_release == 0 {
+                break;
+            }
+            may_release -= 1;
+            let worker = &mut self.workers[index];
+            worker.state = WorkerState::Retiring;
+            self.views_dirty = true;
+            log::debug!(target: PROXY, "releasing {}: its connections have not blocked for {quiet_for:?}", worker.name);
+            let _ = worker.send(ToWorker::Release);
         }
     }
 

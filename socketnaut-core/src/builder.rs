@@ -55,6 +55,7 @@ pub(crate) struct Config {
     pub(crate) balance: Balance,
     pub(crate) busy_threshold: Duration,
     pub(crate) migrate: bool,
+    pub(crate) consolidate_after: Duration,
     pub(crate) restart_backoff: (Duration, Duration),
     pub(crate) nodelay: bool,
     pub(crate) factory: Factory,
@@ -109,6 +110,7 @@ pub struct ServiceProxyBuilder {
     balance: Balance,
     busy_threshold: Duration,
     migrate: bool,
+    consolidate_after: Duration,
     restart_backoff: (Duration, Duration),
     factory: Option<Factory>,
 }
@@ -145,6 +147,7 @@ impl Default for ServiceProxyBuilder {
             balance: Balance::LeastConnections,
             busy_threshold: Duration::from_millis(2),
             migrate: true,
+            consolidate_after: Duration::from_secs(5),
             restart_backoff: (Duration::from_millis(100), Duration::from_secs(10)),
             factory: None,
         }
@@ -285,6 +288,15 @@ impl ServiceProxyBuilder {
         self
     }
 
+    /// Evented kind: once connections that were moved apart because of blocking callbacks
+    /// have not blocked for this long, they are packed back onto one worker per core (the
+    /// emptied workers retire), so a burst of blocking does not leave a thread per connection
+    /// behind. Checked every `reap_interval`. Default is 5 s.
+    pub fn consolidate_after(mut self, quiet: Duration) -> Self {
+        self.consolidate_after = quiet;
+        self
+    }
+
     /// Backoff before replacing a worker that died or failed to start: starts at `initial`,
     /// doubles per consecutive failure, capped at `max`. Default is 100 ms up to 10 s.
     pub fn restart_backoff(mut self, initial: Duration, max: Duration) -> Self {
@@ -376,6 +388,7 @@ impl ServiceProxyBuilder {
             balance: self.balance,
             busy_threshold: self.busy_threshold,
             migrate: self.migrate,
+            consolidate_after: self.consolidate_after,
             restart_backoff: self.restart_backoff,
             nodelay: self.nodelay,
             factory,

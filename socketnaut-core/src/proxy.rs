@@ -229,6 +229,7 @@ impl ServiceProxy {
             spawn_failures: get(&c.spawn_failures),
             accept_errors: get(&c.accept_errors),
             migrated: get(&c.migrated),
+            consolidated: get(&c.consolidated),
             lost_to_worker_death: get(&c.lost_to_worker_death),
         }
     }

@@ -20,6 +20,7 @@ pub(crate) struct Counters {
     pub(crate) spawn_failures: AtomicU64,
     pub(crate) accept_errors: AtomicU64,
     pub(crate) migrated: AtomicU64,
+    pub(crate) consolidated: AtomicU64,
     pub(crate) lost_to_worker_death: AtomicU64,
     /// Connections accepted and not yet closed, wherever they are.
     pub(crate) active: AtomicUsize,
@@ -86,6 +87,8 @@ pub struct Stats {
     pub accept_errors: u64,
     /// Connections moved off a worker whose callback blocked.
     pub migrated: u64,
+    /// Connections packed back onto fewer workers after blocking stopped.
+    pub consolidated: u64,
     /// Connections that were closed because their worker thread died.
     pub lost_to_worker_death: u64,
 }

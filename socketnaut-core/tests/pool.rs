@@ -587,3 +587,49 @@ fn accepted_sockets_have_nodelay_by_default() {
         assert_eq!(c.read_line().unwrap(), if want { "1" } else { "0" });
     }
 }
+
+#[test]
+fn connections_are_packed_back_once_blocking_stops() {
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    let proxy = evented()
+        .min_workers(1)
+        .max_workers(8)
+        .reap_interval(Duration::from_millis(20))
+        .idle_timeout(Duration::from_secs(60)) // only consolidation retires workers here
+        .consolidate_after(Duration::from_millis(300))
+        .build()
+        .expect("build");
+    proxy.ready().expect("ready");
+    let mut clients: Vec<Client> = (0..cores + 3)
+        .map(|_| Client::connect(proxy.local_addr()))
+        .collect();
+    // Blocking spreads them out, one worker each.
+    for _ in 0..2 {
+        for c in &mut clients {
+            c.send("sleep 30").unwrap();
+        }
+        for c in &mut clients {
+            assert_eq!(c.read_line().unwrap(), "slept");
+        }
+    }
+    assert!(
+        wait_for(LONG, || proxy.stats().workers.len() > cores),
+        "spread out: {}",
+        proxy.stats()
+    );
+    // Quiet: they are packed back onto one worker per core, and the emptied workers retire.
+    assert!(
+        wait_for(LONG, || {
+            let s = proxy.stats();
+            s.workers.len() <= cores && s.consolidated >= 1
+        }),
+        "packed back: {}",
+        proxy.stats()
+    );
+    for c in &mut clients {
+        assert_eq!(c.ask("echo still here").unwrap(), "still here", "none lost");
+    }
+    let stats = proxy.stats();
+    assert_eq!(stats.active, clients.len());
+    assert!(stats.retired >= 1, "{stats}");
+}

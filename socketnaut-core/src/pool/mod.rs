@@ -64,10 +64,17 @@ impl WorkerLoad {
 pub(crate) enum ToWorker {
     /// A newly accepted connection.
     Conn(Connection),
-    /// A connection moving from another (evented) worker.
-    Adopt(Box<dyn EventedConnection>),
+    /// A connection moving from another (evented) worker. `isolate`: it is leaving a worker
+    /// whose callback blocked, so it wants an empty worker; otherwise it is being packed onto
+    /// fewer workers.
+    Adopt {
+        conn: Box<dyn EventedConnection>,
+        isolate: bool,
+    },
     /// Exit once no connection is held (the reaper's choice).
     Retire,
+    /// Evented: hand every connection back to the acceptor, then exit (consolidation).
+    Release,
     /// Shut down: finish in-flight work, close idle connections, exit.
     Drain,
     /// The drain deadline passed: close everything now and exit.
@@ -82,10 +89,12 @@ pub(crate) enum ToAcceptor {
     StartFailed { id: usize, message: String },
     /// The worker thread is ending (sent from a drop guard, so also while unwinding).
     Exited { id: usize },
-    /// An evented worker whose callback blocked hands these connections back for placement.
+    /// An evented worker hands these connections back for placement: because a callback
+    /// blocked (`isolate`), or because it was released.
     Shed {
         id: usize,
         conns: Vec<Box<dyn EventedConnection>>,
+        isolate: bool,
     },
     /// Begin the shutdown sequence; force-close at `deadline`.
     Shutdown { deadline: Instant },

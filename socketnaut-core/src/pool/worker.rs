@@ -125,12 +125,12 @@ fn blocking_loop(
     while let Ok(msg) = rx.recv() {
         match msg {
             ToWorker::Conn(conn) => serve_one(&mut *server, conn, agent),
-            ToWorker::Adopt(_) => {
+            ToWorker::Adopt { .. } => {
                 // Only evented workers migrate connections; a blocking one never sends these.
                 log::error!(target: AGENT, "{}: blocking worker got an evented connection; closing it", agent.name);
                 connection_closed(agent, 1);
             }
-            ToWorker::Retire | ToWorker::Force => return,
+            ToWorker::Retire | ToWorker::Release | ToWorker::Force => return,
             ToWorker::Drain => {
                 // Serve what was already queued, then exit; the acceptor sends nothing more.
                 while let Ok(ToWorker::Conn(conn)) = rx.try_recv() {
@@ -298,8 +298,14 @@ impl<'a> EventedLoop<'a> {
                         }
                     }
                 }
-                ToWorker::Adopt(c) => self.insert(c, true),
+                ToWorker::Adopt { conn, .. } => self.insert(conn, true),
                 ToWorker::Retire => self.retiring = true,
+                ToWorker::Release => {
+                    if !self.draining {
+                        self.shed(None, false);
+                    }
+                    self.retiring = true;
+                }
                 ToWorker::Drain => {
                     self.draining = true;
                     let tokens = self.conns.tokens();
@@ -415,24 +421,29 @@ impl<'a> EventedLoop<'a> {
         if self.retiring || self.draining {
             return;
         }
-        let others: Vec<usize> = self
+        self.shed(Some(slow), true);
+    }
+
+    /// Deregisters every connection but `keep` and hands them to the acceptor.
+    fn shed(&mut self, keep: Option<usize>, isolate: bool) {
+        let tokens: Vec<usize> = self
             .conns
             .tokens()
             .into_iter()
-            .filter(|&t| t != slow)
+            .filter(|&t| Some(t) != keep)
             .collect();
-        if others.is_empty() {
+        if tokens.is_empty() {
             return;
         }
-        let mut moving = Vec::with_capacity(others.len());
-        for token in others {
-            let mut entry = self.conns.remove(token).expect("key just listed");
+        let mut moving = Vec::with_capacity(tokens.len());
+        for token in tokens {
+            let mut entry = self.conns.remove(token).expect("token just listed");
             if let Err(e) = self.poll.registry().deregister(entry.conn.socket()) {
                 log::warn!(target: AGENT, "{}: deregistering a migrating connection: {e}", self.agent.name);
             }
             moving.push(entry.conn);
         }
-        log::debug!(target: AGENT, "{}: a callback blocked; moving {} connections to other workers", self.agent.name, moving.len());
+        log::debug!(target: AGENT, "{}: handing {} connections to other workers ({})", self.agent.name, moving.len(), if isolate { "a callback blocked" } else { "released" });
         self.agent
             .load
             .conns
@@ -440,6 +451,7 @@ impl<'a> EventedLoop<'a> {
         self.agent.shared.notify(ToAcceptor::Shed {
             id: self.agent.worker_id,
             conns: moving,
+            isolate,
         });
     }
 
