@@ -30,8 +30,6 @@ const PROXY: &str = "socketnaut::proxy";
 /// First retry delay after an `accept` error such as `EMFILE`; it doubles up to the maximum.
 const ACCEPT_RETRY_MIN: Duration = Duration::from_millis(10);
 const ACCEPT_RETRY_MAX: Duration = Duration::from_secs(1);
-/// How long a worker whose callback blocked is avoided for new connections.
-const BLOCKED_MEMORY: Duration = Duration::from_secs(1);
 /// How long to wait for threads after the forced close before reporting them abandoned.
 const FORCE_GRACE: Duration = Duration::from_secs(1);
 
@@ -301,7 +299,9 @@ impl Acceptor {
             let clock = self.shared.clock;
             let now_nanos = clock.nanos(now);
             let threshold = self.config.busy_threshold.as_nanos() as u64;
-            let memory = BLOCKED_MEMORY.as_nanos() as u64;
+            // A worker whose callback blocked is avoided for as long as consolidation waits
+            // before packing connections back, so the two agree on what "blocking" means.
+            let memory = self.config.consolidate_after.as_nanos() as u64;
             let evented = self.config.factory.is_evented();
             self.candidates.clear();
             self.candidates.extend(self.workers.iter().map(|w| {

@@ -291,7 +291,8 @@ impl ServiceProxyBuilder {
     /// Evented kind: once connections that were moved apart because of blocking callbacks
     /// have not blocked for this long, they are packed back onto one worker per core (the
     /// emptied workers retire), so a burst of blocking does not leave a thread per connection
-    /// behind. Checked every `reap_interval`. Default is 5 s.
+    /// behind. Checked every `reap_interval`. It is also how long a worker whose callback
+    /// blocked is avoided for new connections. Default is 5 s.
     pub fn consolidate_after(mut self, quiet: Duration) -> Self {
         self.consolidate_after = quiet;
         self
