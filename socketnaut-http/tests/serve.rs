@@ -426,3 +426,35 @@ fn curl_is_served() {
     assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
     assert!(head.contains("content-length: 12"), "{head}");
 }
+
+#[test]
+fn pipelined_requests_survive_migration_between_workers() {
+    // Every connection pipelines a blocking request and a fast one; workers whose callbacks
+    // block hand their other connections (with whatever they have buffered) to other workers.
+    let proxy = server(Http::new(app));
+    let addr = proxy.local_addr();
+    let clients: Vec<_> = (0..8)
+        .map(|i| {
+            thread::spawn(move || {
+                let mut c = Conn::open(addr);
+                for round in 0..3 {
+                    c.send(
+                        format!(
+                            "GET /sleep?n=20 HTTP/1.1\r\nHost: t\r\n\r\n\
+                             POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\n\r\nc{i}r{round}xx"
+                        )
+                        .as_bytes(),
+                    )
+                    .unwrap();
+                    assert_eq!(c.response().unwrap().text(), "slept");
+                    assert_eq!(c.response().unwrap().text(), format!("c{i}r{round}xx"));
+                }
+            })
+        })
+        .collect();
+    for h in clients {
+        h.join().unwrap();
+    }
+    assert!(proxy.stats().migrated > 0, "{}", proxy.stats());
+    assert_eq!(proxy.stats().panics, 0);
+}
