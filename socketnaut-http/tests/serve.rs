@@ -458,3 +458,35 @@ fn pipelined_requests_survive_migration_between_workers() {
     assert!(proxy.stats().migrated > 0, "{}", proxy.stats());
     assert_eq!(proxy.stats().panics, 0);
 }
+
+#[test]
+fn timers_stay_right_under_connection_churn() {
+    // Thousands of one-request connections leave idle deadlines behind in the worker's timer
+    // heap (which is rebuilt as they pile up); a later idle connection must still be closed at
+    // its own deadline, and a busy one must not be.
+    let proxy = Http::new(app)
+        .idle_timeout(Duration::from_millis(300))
+        .proxy()
+        .bind("127.0.0.1:0")
+        .worker_count(1)
+        .build()
+        .unwrap();
+    let addr = proxy.local_addr();
+    for _ in 0..3000 {
+        let mut c = Conn::open(addr);
+        c.send(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        assert_eq!(c.response().unwrap().status, 200);
+    }
+    let mut idle = Conn::open(addr);
+    assert_eq!(idle.get("/").status, 200);
+    let started = Instant::now();
+    let mut busy = Conn::open(addr);
+    while started.elapsed() < Duration::from_millis(600) {
+        assert_eq!(busy.get("/").status, 200, "a busy connection stays open");
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert!(idle.closed(), "the idle one was closed at its deadline");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(proxy.stats().accepted, 3002);
+}

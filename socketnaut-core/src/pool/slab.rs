@@ -76,12 +76,16 @@ impl<T> Slab<T> {
 
     /// Tokens of every stored value.
     pub(crate) fn tokens(&self) -> Vec<usize> {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.value.is_some())
-            .map(|(i, s)| ((s.generation as usize) << INDEX_BITS) | i)
-            .collect()
+        self.iter().map(|(token, _)| token).collect()
+    }
+
+    /// Every stored value with its token.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, &T)> {
+        self.slots.iter().enumerate().filter_map(|(i, s)| {
+            s.value
+                .as_ref()
+                .map(|v| (((s.generation as usize) << INDEX_BITS) | i, v))
+        })
     }
 
     /// Drops every value.
@@ -113,6 +117,11 @@ mod tests {
         let mut want = vec![b, c];
         want.sort_unstable();
         assert_eq!(tokens, want);
+        let mut listed: Vec<(usize, &str)> = s.iter().map(|(t, v)| (t, *v)).collect();
+        listed.sort_unstable();
+        let mut expected = vec![(b, "b"), (c, "c")];
+        expected.sort_unstable();
+        assert_eq!(listed, expected);
         s.clear();
         assert!(s.is_empty());
         assert_eq!(s.get_mut(b), None);

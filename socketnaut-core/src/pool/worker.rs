@@ -179,6 +179,10 @@ struct EventedLoop<'a> {
     /// Min-heap of (deadline, token); entries whose deadline no longer matches
     /// `Entry::scheduled` are stale and skipped.
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// Heap entries left behind by closed connections. When they outnumber the live
+    /// connections the heap is rebuilt, so connection churn (one request per connection, each
+    /// with an idle deadline seconds away) cannot grow it without bound.
+    stale_timers: usize,
 
     retiring: bool,
     draining: bool,
@@ -209,6 +213,7 @@ impl<'a> EventedLoop<'a> {
             poll,
             conns: Slab::new(),
             timers: BinaryHeap::new(),
+            stale_timers: 0,
             retiring: false,
             draining: false,
             forced: false,
@@ -491,6 +496,17 @@ impl<'a> EventedLoop<'a> {
 
     fn close(&mut self, token: usize) {
         if let Some(entry) = self.conns.remove(token) {
+            if entry.scheduled.is_some() {
+                self.stale_timers += 1;
+                if self.stale_timers > 1024 && self.stale_timers > 2 * self.conns.len() {
+                    self.timers = self
+                        .conns
+                        .iter()
+                        .filter_map(|(token, e)| e.scheduled.map(|at| Reverse((at, token))))
+                        .collect();
+                    self.stale_timers = 0;
+                }
+            }
             // Closing the socket removes it from the epoll set: no separate deregister call.
             drop(entry);
             connection_closed(self.agent, 1);
