@@ -168,7 +168,7 @@ fn versus_ceiling(
     cores: usize,
     target: &'static str,
 ) -> Vec<Row> {
-    const ROUNDS: u32 = 3;
+    const ROUNDS: u32 = 5;
     let slice = (duration / ROUNDS).max(Duration::from_secs(1));
     let proxy = default_server(routes);
     let (mut ceilings, mut servers, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
