@@ -204,6 +204,12 @@ impl HttpConn {
                                 self.out()
                                     .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
                             }
+                            if head.framing == Framing::Empty {
+                                // No body to wait for: straight to the handler, without
+                                // parking the head in `State::Body` first.
+                                self.dispatch(head, Vec::new(), None, cx);
+                                continue;
+                            }
                             let decoder = Decoder::new(head.framing, max_meta);
                             let capacity = match head.framing {
                                 Framing::Length(n) => n as usize,

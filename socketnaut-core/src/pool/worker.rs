@@ -189,6 +189,8 @@ struct EventedLoop<'a> {
     forced: bool,
     /// The last callback ran past the busy threshold: measure the next one.
     suspect: bool,
+    /// Clock reading taken when the current loop iteration's poll returned.
+    iteration_nanos: u64,
 }
 
 fn voluntary_switches() -> Option<std::ffi::c_long> {
@@ -218,6 +220,7 @@ impl<'a> EventedLoop<'a> {
             draining: false,
             forced: false,
             suspect: false,
+            iteration_nanos: 0,
         }
     }
 
@@ -237,6 +240,7 @@ impl<'a> EventedLoop<'a> {
             }
             let polled = self.poll.poll(&mut events, timeout);
             parked.store(false, Ordering::Relaxed);
+            self.iteration_nanos = self.agent.shared.clock.nanos(Instant::now());
             if let Err(e) = polled {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -378,13 +382,14 @@ impl<'a> EventedLoop<'a> {
         } else {
             None
         };
-        let clock = &self.agent.shared.clock;
         let start = Instant::now();
         // Relaxed: a load hint for the acceptor's choices; staleness only affects balance.
+        // The iteration's clock reading stands for the callback's start: converting an
+        // `Instant` per callback costs more than the precision is worth.
         self.agent
             .load
             .busy_since
-            .store(clock.nanos(start), Ordering::Relaxed);
+            .store(self.iteration_nanos, Ordering::Relaxed);
         let mut cx = ConnContext {
             now: start,
             agent: self.agent,
