@@ -292,6 +292,9 @@ impl HttpConn {
                 ));
             }
         };
+        // After the handler, which may have taken a while: the `Date` and the idle timer
+        // start from here.
+        let now = Instant::now();
         let (parts, body) = response.into_parts();
         let status = parts.status;
         let wants_close = parts
@@ -310,7 +313,15 @@ impl HttpConn {
                     BodyFraming::Length(bytes.len())
                 };
                 let out = self.out();
-                write_head(out, status, &parts.headers, framing, keep_alive, version);
+                write_head(
+                    out,
+                    status,
+                    &parts.headers,
+                    framing,
+                    keep_alive,
+                    version,
+                    now,
+                );
                 if with_body && !is_head {
                     out.extend_from_slice(bytes);
                 }
@@ -327,7 +338,15 @@ impl HttpConn {
                     BodyFraming::None
                 };
                 let out = self.out();
-                write_head(out, status, &parts.headers, framing, keep_alive, version);
+                write_head(
+                    out,
+                    status,
+                    &parts.headers,
+                    framing,
+                    keep_alive,
+                    version,
+                    now,
+                );
                 if with_body && !is_head {
                     self.state = State::Stream {
                         reader,
@@ -339,7 +358,7 @@ impl HttpConn {
             }
         }
         self.state = if keep_alive {
-            State::Head { since: cx.now() }
+            State::Head { since: now }
         } else {
             State::Closing
         };
@@ -402,6 +421,7 @@ impl HttpConn {
             BodyFraming::Length(body.len() + 1),
             false,
             Version::HTTP_11,
+            Instant::now(),
         );
         out.extend_from_slice(body);
         out.push(b'\n');

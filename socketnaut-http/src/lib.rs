@@ -273,6 +273,7 @@ pub mod __bench {
             crate::response::BodyFraming::Length(12),
             true,
             Version::HTTP_11,
+            std::time::Instant::now(),
         );
     }
 }

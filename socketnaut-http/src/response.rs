@@ -2,28 +2,41 @@
 
 use std::cell::RefCell;
 use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::header::{self, HeaderMap};
 use http::{StatusCode, Version};
 
-thread_local! {
-    /// (unix second, formatted IMF-fixdate): formatting a date costs more than a whole hello
-    /// world response, so it is done once per second per thread.
-    static DATE: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) };
+/// The `date` header line, valid until the next wall-clock second.
+struct DateLine {
+    until: Option<Instant>,
+    line: Vec<u8>,
 }
 
-fn with_date<R>(f: impl FnOnce(&str) -> R) -> R {
-    let now = SystemTime::now();
-    let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+thread_local! {
+    /// Formatting a date costs more than a whole hello-world response, and even reading the
+    /// wall clock costs a noticeable share, so each thread formats the line once per second
+    /// and otherwise only compares the monotonic `now` its caller already has.
+    static DATE: RefCell<DateLine> = const { RefCell::new(DateLine { until: None, line: Vec::new() }) };
+}
+
+fn push_date_line(out: &mut Vec<u8>, now: Instant) {
     DATE.with(|d| {
         let mut d = d.borrow_mut();
-        if d.0 != secs || d.1.is_empty() {
-            d.0 = secs;
-            d.1 = httpdate::fmt_http_date(now);
+        if d.until.is_none_or(|until| now >= until) {
+            let wall = SystemTime::now();
+            let into_second = wall
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            d.until = Some(now + Duration::from_nanos(1_000_000_000 - u64::from(into_second)));
+            d.line.clear();
+            d.line.extend_from_slice(b"date: ");
+            d.line
+                .extend_from_slice(httpdate::fmt_http_date(wall).as_bytes());
+            d.line.extend_from_slice(b"\r\n");
         }
-        f(&d.1)
-    })
+        out.extend_from_slice(&d.line);
+    });
 }
 
 /// How the body that follows the head is delimited.
@@ -53,6 +66,7 @@ pub(crate) fn write_head(
     framing: BodyFraming,
     keep_alive: bool,
     request_version: Version,
+    now: Instant,
 ) {
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(status.as_str().as_bytes());
@@ -72,11 +86,7 @@ pub(crate) fn write_head(
         out.extend_from_slice(b"\r\n");
     }
     if !headers.contains_key(header::DATE) {
-        with_date(|d| {
-            out.extend_from_slice(b"date: ");
-            out.extend_from_slice(d.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        });
+        push_date_line(out, now);
     }
     match framing {
         BodyFraming::Length(n) => {
@@ -134,6 +144,7 @@ mod tests {
             BodyFraming::Length(5),
             true,
             Version::HTTP_11,
+            Instant::now(),
         );
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
@@ -155,6 +166,7 @@ mod tests {
             BodyFraming::Chunked,
             false,
             Version::HTTP_11,
+            Instant::now(),
         );
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("HTTP/1.1 404 Not Found\r\n"));
@@ -167,6 +179,7 @@ mod tests {
             BodyFraming::Length(0),
             true,
             Version::HTTP_10,
+            Instant::now(),
         );
         assert!(String::from_utf8(out)
             .unwrap()

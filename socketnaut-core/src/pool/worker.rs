@@ -191,6 +191,8 @@ struct EventedLoop<'a> {
     suspect: bool,
     /// Clock reading taken when the current loop iteration's poll returned.
     iteration_nanos: u64,
+    /// The latest `Instant` read: when the poll returned, or when the last callback ended.
+    now: Instant,
 }
 
 fn voluntary_switches() -> Option<std::ffi::c_long> {
@@ -221,6 +223,7 @@ impl<'a> EventedLoop<'a> {
             forced: false,
             suspect: false,
             iteration_nanos: 0,
+            now: Instant::now(),
         }
     }
 
@@ -240,7 +243,8 @@ impl<'a> EventedLoop<'a> {
             }
             let polled = self.poll.poll(&mut events, timeout);
             parked.store(false, Ordering::Relaxed);
-            self.iteration_nanos = self.agent.shared.clock.nanos(Instant::now());
+            self.now = Instant::now();
+            self.iteration_nanos = self.agent.shared.clock.nanos(self.now);
             if let Err(e) = polled {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -274,7 +278,7 @@ impl<'a> EventedLoop<'a> {
             }
             self.fire_timers();
             // Not under catch_unwind: a panic here is a worker-level failure (see the trait).
-            self.server.after_events(Instant::now());
+            self.server.after_events(self.now);
             if (self.retiring || self.draining) && self.conns.is_empty() && self.rx.is_empty() {
                 break;
             }
@@ -382,7 +386,9 @@ impl<'a> EventedLoop<'a> {
         } else {
             None
         };
-        let start = Instant::now();
+        // The latest reading (the poll's return or the previous callback's end) stands for this
+        // callback's start: only bookkeeping happened since, and each reading costs.
+        let start = self.now;
         // Relaxed: a load hint for the acceptor's choices; staleness only affects balance.
         // The iteration's clock reading stands for the callback's start: converting an
         // `Instant` per callback costs more than the precision is worth.
@@ -396,6 +402,7 @@ impl<'a> EventedLoop<'a> {
         };
         let result = catch_unwind(AssertUnwindSafe(|| entry.conn.on_event(event, &mut cx)));
         let end = Instant::now();
+        self.now = end;
         self.agent.load.busy_since.store(0, Ordering::Relaxed);
         let slow = end.saturating_duration_since(start) >= self.config.busy_threshold
             && event != ConnEvent::Drain;
@@ -478,7 +485,7 @@ impl<'a> EventedLoop<'a> {
     }
 
     fn fire_timers(&mut self) {
-        let now = Instant::now();
+        let now = self.now;
         while let Some(&Reverse((at, token))) = self.timers.peek() {
             if at > now {
                 break;
