@@ -104,14 +104,22 @@ impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "workers={} active={} accepted={} spawned={} retired={} replaced={} panics={}",
+            "workers={} active={} accepted={} rejected={} spawned={} retired={} replaced={} \
+             panics={} spawn_failures={} accept_errors={} migrated={} consolidated={} \
+             lost_to_worker_death={}",
             self.workers.len(),
             self.active,
             self.accepted,
+            self.rejected,
             self.spawned,
             self.retired,
             self.replaced,
-            self.panics
+            self.panics,
+            self.spawn_failures,
+            self.accept_errors,
+            self.migrated,
+            self.consolidated,
+            self.lost_to_worker_death,
         )?;
         for w in &self.workers {
             writeln!(
