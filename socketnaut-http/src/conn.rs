@@ -304,57 +304,39 @@ impl HttpConn {
             .any(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
         let mut keep_alive = keep_alive && !wants_close;
         let with_body = allows_body(status);
-        match body.into_kind() {
-            kind @ (Kind::Bytes(_) | Kind::Static(_)) => {
-                let bytes = kind.bytes().expect("in-memory body");
-                let framing = if status.is_informational() || status == StatusCode::NO_CONTENT {
-                    BodyFraming::None
-                } else {
-                    BodyFraming::Length(bytes.len())
-                };
-                let out = self.out();
-                write_head(
-                    out,
-                    status,
-                    &parts.headers,
-                    framing,
-                    keep_alive,
-                    version,
-                    now,
-                );
-                if with_body && !is_head {
-                    out.extend_from_slice(bytes);
-                }
-            }
-            Kind::Reader(reader) => {
-                let chunked = version == Version::HTTP_11;
+        let kind = body.into_kind();
+        let framing = match &kind {
+            Kind::Reader(_) if version != Version::HTTP_11 => {
                 // HTTP/1.0 has no chunking: the body ends when the connection closes.
-                keep_alive &= chunked;
-                let framing = if !with_body {
-                    BodyFraming::None
-                } else if chunked {
-                    BodyFraming::Chunked
-                } else {
-                    BodyFraming::None
-                };
-                let out = self.out();
-                write_head(
-                    out,
-                    status,
-                    &parts.headers,
-                    framing,
-                    keep_alive,
-                    version,
-                    now,
-                );
-                if with_body && !is_head {
+                keep_alive = false;
+                BodyFraming::None
+            }
+            Kind::Reader(_) if with_body => BodyFraming::Chunked,
+            Kind::Reader(_) => BodyFraming::None,
+            _ if status.is_informational() || status == StatusCode::NO_CONTENT => BodyFraming::None,
+            bytes => BodyFraming::Length(bytes.bytes().map_or(0, <[u8]>::len)),
+        };
+        let out = self.out();
+        write_head(
+            out,
+            status,
+            &parts.headers,
+            framing,
+            keep_alive,
+            version,
+            now,
+        );
+        if with_body && !is_head {
+            match kind {
+                Kind::Reader(reader) => {
                     self.state = State::Stream {
                         reader,
-                        chunked,
+                        chunked: framing == BodyFraming::Chunked,
                         keep_alive,
                     };
                     return;
                 }
+                bytes => out.extend_from_slice(bytes.bytes().expect("in-memory body")),
             }
         }
         self.state = if keep_alive {
