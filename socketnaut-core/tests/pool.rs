@@ -283,9 +283,13 @@ fn a_failing_factory_fails_ready_without_a_hot_loop() {
     // 50 ms doubling: at most a handful of retries per worker in 0.8 s, never hundreds.
     assert!(during <= 10, "{during} attempts in {:?}", started.elapsed());
     assert!(proxy.stats().spawn_failures >= 2);
-    // A connection made meanwhile is not lost: it waits for a worker, then is closed at shutdown.
+    // A connection made meanwhile is not lost silently: it waits for a worker, then is closed
+    // at shutdown and counted as rejected.
     let _c = TcpStream::connect(proxy.local_addr()).unwrap();
-    assert!(proxy.shutdown(Duration::from_millis(100)).is_empty() || proxy.stats().active == 0);
+    assert!(wait_for(LONG, || proxy.stats().accepted == 1));
+    proxy.shutdown(Duration::from_millis(100));
+    let stats = proxy.stats();
+    assert_eq!((stats.active, stats.rejected), (0, 1), "{stats}");
 }
 
 #[test]

@@ -15,9 +15,20 @@ use socketnaut_core::{ServiceProxy, WorkerOutcome};
 
 const CHILD: &str = "SOCKETNAUT_CHILD";
 
-fn child_command(test: &str) -> Command {
+/// Re-runs this test binary selecting the ignored test `test`, with `SOCKETNAUT_CHILD` set;
+/// with `max_fds`, under that `RLIMIT_NOFILE` (through the shell's `ulimit`).
+fn child_command(test: &str, max_fds: Option<u32>) -> Command {
     let exe = std::env::current_exe().expect("test binary");
-    let mut cmd = Command::new(exe);
+    let mut cmd = match max_fds {
+        None => Command::new(exe),
+        Some(n) => {
+            let mut sh = Command::new("sh");
+            sh.arg("-c")
+                .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+                .arg(exe);
+            sh
+        }
+    };
     cmd.args([
         test,
         "--exact",
@@ -87,21 +98,7 @@ fn child_fd_exhaustion() {
 #[test]
 fn fd_exhaustion_neither_spins_nor_stalls() {
     // 64 descriptors for the whole child: about 55 connections, then EMFILE.
-    let exe = std::env::current_exe().expect("test binary");
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg("ulimit -n 64 && exec \"$0\" \"$@\"")
-        .arg(exe)
-        .args([
-            "child_fd_exhaustion",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD, "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+    let mut child = child_command("child_fd_exhaustion", Some(64))
         .spawn()
         .expect("spawn child");
     let (addr, _out) = child_addr(&mut child);
@@ -180,7 +177,7 @@ fn child_sigterm_server() {
 
 #[test]
 fn sigterm_drains_and_exits() {
-    let mut child = child_command("child_sigterm_server")
+    let mut child = child_command("child_sigterm_server", None)
         .spawn()
         .expect("spawn child");
     let (addr, mut out) = child_addr(&mut child);
