@@ -173,10 +173,10 @@ impl Acceptor {
     }
 
     fn next_timeout(&self, now: Instant) -> Option<Duration> {
-        let mut next = Some(self.next_reap);
+        let mut next = self.next_reap;
         let mut consider = |t: Option<Instant>| {
             if let Some(t) = t {
-                next = Some(next.map_or(t, |n: Instant| n.min(t)));
+                next = next.min(t);
             }
         };
         if self.accept_stalled {
@@ -194,7 +194,7 @@ impl Acceptor {
             // arrives by itself, but this bounds any missed wake.
             consider(Some(now + Duration::from_millis(50)));
         }
-        next.map(|t| t.saturating_duration_since(now))
+        Some(next.saturating_duration_since(now))
     }
 
     /// Workers counted against `min_workers`.
