@@ -66,9 +66,9 @@ fn main() {
     }
     println!();
     println!(
-        "| scenario | req/s | p50 | p99 | p99.9 | errors | server CPU/req | result | target |"
+        "| scenario | req/s | p50 | p99 | p99.9 | errors | server CPU/req | server runs/req | result | target |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---|---|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---|---|");
     for r in &rows {
         println!("{}", r.markdown());
     }
@@ -86,7 +86,7 @@ impl Row {
     fn line(&self) -> String {
         match &self.stats {
             Some(s) => format!(
-                "{:<34} {:>9.0} req/s  p50 {:>7}  p99 {:>7}  p99.9 {:>7}  errors {:>3}  cpu/req {:>6.1}µs  {}",
+                "{:<34} {:>9.0} req/s  p50 {:>7}  p99 {:>7}  p99.9 {:>7}  errors {:>3}  cpu/req {:>6.1}µs  runs/req {:>5.2}  {}",
                 self.name,
                 s.rps,
                 fmt_us(s.p50),
@@ -94,6 +94,7 @@ impl Row {
                 fmt_us(s.p999),
                 s.errors,
                 s.cpu_ns_per_req / 1000.0,
+                s.runs_per_req,
                 self.result
             ),
             None => format!("{:<34} {}", self.name, self.result),
@@ -103,7 +104,7 @@ impl Row {
     fn markdown(&self) -> String {
         match &self.stats {
             Some(s) => format!(
-                "| {} | {:.0} | {} | {} | {} | {} | {:.1}µs | {} | {} |",
+                "| {} | {:.0} | {} | {} | {} | {} | {:.1}µs | {:.2} | {} | {} |",
                 self.name,
                 s.rps,
                 fmt_us(s.p50),
@@ -111,11 +112,12 @@ impl Row {
                 fmt_us(s.p999),
                 s.errors,
                 s.cpu_ns_per_req / 1000.0,
+                s.runs_per_req,
                 self.result,
                 self.target
             ),
             None => format!(
-                "| {} | | | | | | {} | {} |",
+                "| {} | | | | | | | | {} | {} |",
                 self.name, self.result, self.target
             ),
         }
@@ -223,6 +225,7 @@ fn merge(runs: &[LoadStats]) -> LoadStats {
         p999: avg(|r| r.p999 as f64) as u64,
         errors: runs.iter().map(|r| r.errors).sum(),
         cpu_ns_per_req: avg(|r| r.cpu_ns_per_req),
+        runs_per_req: avg(|r| r.runs_per_req),
     }
 }
 
@@ -359,15 +362,18 @@ struct LoadStats {
     errors: u64,
     /// CPU time the server's threads used per request in the measured window, in ns.
     cpu_ns_per_req: f64,
+    /// Times the server's threads were scheduled onto a CPU, per request.
+    runs_per_req: f64,
 }
 
-/// CPU time of the server's threads over a window: per thread, from
-/// /proc/self/task/*/schedstat (nanoseconds on the CPU), sampled often enough that threads
-/// which exit during the window (retired workers) are counted up to their last sample.
+/// CPU time of the server's threads over a window, and how often they were scheduled in:
+/// per thread, from /proc/self/task/*/schedstat (nanoseconds on the CPU, then time waiting,
+/// then timeslices run), sampled often enough that threads which exit during the window
+/// (retired workers) are counted up to their last sample.
 struct CpuTracker {
     prefix: &'static str,
-    /// Thread id → (CPU at the window's start, latest sample).
-    threads: HashMap<u64, (u64, u64)>,
+    /// Thread id → ([CPU, timeslices] at the window's start, latest sample).
+    threads: HashMap<u64, ([u64; 2], [u64; 2])>,
     started: bool,
 }
 
@@ -397,10 +403,14 @@ impl CpuTracker {
                 .is_ok_and(|c| c.starts_with(self.prefix));
             let cpu = std::fs::read_to_string(task.path().join("schedstat"))
                 .ok()
-                .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok());
+                .and_then(|s| {
+                    let mut fields = s.split_whitespace().map(|f| f.parse::<u64>().ok());
+                    let cpu = fields.next()??;
+                    Some([cpu, fields.nth(1)??])
+                });
             if let (true, Some(cpu)) = (named, cpu) {
                 // A thread first seen after the start began inside the window: baseline 0.
-                let base = if self.started { 0 } else { cpu };
+                let base = if self.started { [0, 0] } else { cpu };
                 self.threads.entry(tid).or_insert((base, cpu)).1 = cpu;
             }
         }
@@ -412,11 +422,15 @@ impl CpuTracker {
         self.started = true;
     }
 
-    fn total_ns(&self) -> u64 {
-        self.threads
-            .values()
-            .map(|&(base, last)| last.saturating_sub(base))
-            .sum()
+    /// CPU nanoseconds and timeslices over the window, all threads together.
+    fn totals(&self) -> [u64; 2] {
+        let sum = |i: usize| {
+            self.threads
+                .values()
+                .map(|(base, last)| last[i].saturating_sub(base[i]))
+                .sum()
+        };
+        [sum(0), sum(1)]
     }
 }
 
@@ -592,9 +606,9 @@ fn run_load(
         }
     }
     cpu.sample();
-    let cpu = cpu.total_ns();
-    let total: usize = latencies.iter().map(Vec::len).sum();
-    let cpu_ns_per_req = cpu as f64 / total.max(1) as f64;
+    let [cpu, runs] = cpu.totals();
+    let total = latencies.iter().map(Vec::len).sum::<usize>().max(1) as f64;
+    let (cpu_ns_per_req, runs_per_req) = (cpu as f64 / total, runs as f64 / total);
     let seconds = duration.as_secs_f64();
     latencies
         .into_iter()
@@ -615,6 +629,7 @@ fn run_load(
                 p999: pct(0.999),
                 errors,
                 cpu_ns_per_req,
+                runs_per_req,
             }
         })
         .collect()

@@ -56,6 +56,8 @@ pub(crate) struct Acceptor {
     accept_retry_at: Option<Instant>,
     accept_delay: Duration,
     last_error_log: Option<Instant>,
+    /// When the last wake that accepted something began (for accept batching).
+    last_accept_wake: Option<Instant>,
     next_reap: Instant,
     shutdown_deadline: Option<Instant>,
     forced_at: Option<Instant>,
@@ -103,6 +105,7 @@ impl Acceptor {
             accept_retry_at: None,
             accept_delay: ACCEPT_RETRY_MIN,
             last_error_log: None,
+            last_accept_wake: None,
             shutdown_deadline: None,
             forced_at: None,
             reports: Vec::new(),
@@ -149,7 +152,18 @@ impl Acceptor {
             self.maintain(now);
             self.place_pending(now);
             if listener_ready || (self.accept_stalled && self.may_accept(now)) {
-                self.accept(now);
+                let accepted = self.accept(now);
+                if accepted > 0 {
+                    let window = self.config.accept_batch_window;
+                    let stream = batch_accepts(self.last_accept_wake, now, window);
+                    self.last_accept_wake = Some(now);
+                    // Only once the backlog is drained: a stalled accept has its own wake-ups.
+                    if stream && !self.accept_stalled {
+                        // Connections arriving meanwhile queue in the backlog, and the
+                        // listener's edge waits in the poll: the next round takes them all.
+                        std::thread::sleep(window);
+                    }
+                }
             }
             if self.waiting_for_capacity() {
                 // SeqCst: store-then-recheck, paired with `Shared::wake_if_waiting`. If a worker
@@ -216,17 +230,20 @@ impl Acceptor {
             && self.accept_retry_at.is_none_or(|t| now >= t)
     }
 
-    fn accept(&mut self, now: Instant) {
+    /// Accepts until the backlog is empty or accepting must pause; returns how many.
+    fn accept(&mut self, now: Instant) -> usize {
+        let mut accepted = 0;
         loop {
             if !self.may_accept(now) {
                 self.accept_stalled = true;
-                return;
+                return accepted;
             }
             let Some(listener) = &self.listener else {
-                return;
+                return accepted;
             };
             match listener.accept() {
                 Ok((stream, remote)) => {
+                    accepted += 1;
                     self.accept_delay = ACCEPT_RETRY_MIN;
                     self.accept_retry_at = None;
                     let counters = &self.shared.counters;
@@ -257,7 +274,7 @@ impl Acceptor {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.accept_stalled = false;
-                    return;
+                    return accepted;
                 }
                 Err(e)
                     if matches!(
@@ -281,7 +298,7 @@ impl Acceptor {
                         self.last_error_log = Some(now);
                         log::warn!(target: PROXY, "accept failed: {e}; clients wait in the backlog, retrying");
                     }
-                    return;
+                    return accepted;
                 }
             }
         }
@@ -723,5 +740,59 @@ impl Acceptor {
                 state: w.state,
             })
             .collect();
+    }
+}
+
+/// Whether connections are arriving as a stream, so that the acceptor should wait a batch
+/// window before looking again: the previous accepting wake began less than five windows ago.
+/// Under a stream, a round (the window plus the work) lasts a little over one window, so the
+/// factor keeps batching on; a connection arriving after a quiet spell is taken at once.
+fn batch_accepts(previous: Option<Instant>, now: Instant, window: Duration) -> bool {
+    !window.is_zero() && previous.is_some_and(|p| now.saturating_duration_since(p) < window * 5)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batching_only_under_a_stream_of_connections() {
+        let t0 = Instant::now();
+        let w = Duration::from_micros(200);
+        let cases = [
+            (None, Duration::ZERO, w, false, "first accept ever"),
+            (
+                Some(t0),
+                Duration::from_micros(250),
+                w,
+                true,
+                "one round later",
+            ),
+            (
+                Some(t0),
+                Duration::from_micros(999),
+                w,
+                true,
+                "just inside five windows",
+            ),
+            (
+                Some(t0),
+                Duration::from_millis(1),
+                w,
+                false,
+                "five windows: quiet",
+            ),
+            (Some(t0), Duration::from_secs(1), w, false, "sporadic"),
+            (
+                Some(t0),
+                Duration::from_micros(10),
+                Duration::ZERO,
+                false,
+                "turned off",
+            ),
+        ];
+        for (previous, after, window, want, why) in cases {
+            assert_eq!(batch_accepts(previous, t0 + after, window), want, "{why}");
+        }
     }
 }

@@ -57,7 +57,8 @@ mod stats;
 pub use agent::{Connection, Family, ProxySocketAddressInfo, ServiceAgent, SocketAddressInfo};
 pub use balance::Balance;
 pub use builder::{
-    ServiceProxyBuilder, DEFAULT_BACKLOG, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_WORKERS,
+    ServiceProxyBuilder, DEFAULT_ACCEPT_BATCH_WINDOW, DEFAULT_BACKLOG, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_WORKERS,
 };
 pub use error::{BuildError, StartError};
 pub use proxy::ServiceProxy;

@@ -637,3 +637,35 @@ fn connections_are_packed_back_once_blocking_stops() {
     assert_eq!(stats.active, clients.len());
     assert!(stats.retired >= 1, "{stats}");
 }
+
+#[test]
+fn connections_arriving_while_the_acceptor_batches_are_all_served() {
+    // A wide window makes every round of a stream of connections wait in the backlog: none
+    // may be lost or left there, whether it arrives in the window or after a quiet spell.
+    let proxy = evented()
+        .worker_count(2)
+        .accept_batch_window(Duration::from_millis(20))
+        .build()
+        .expect("build");
+    proxy.ready().expect("ready");
+    let addr = proxy.local_addr();
+    let clients: Vec<_> = (0..4)
+        .map(|t| {
+            thread::spawn(move || {
+                for i in 0..40 {
+                    let mut c = Client::connect(addr);
+                    assert_eq!(c.ask(&format!("echo {t}-{i}")).unwrap(), format!("{t}-{i}"));
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().expect("client");
+    }
+    thread::sleep(Duration::from_millis(150)); // a quiet spell: batching ends
+    let mut late = Client::connect(addr);
+    assert_eq!(late.ask("echo late").unwrap(), "late");
+    assert_eq!(proxy.stats().accepted, 161);
+    drop(late);
+    proxy.shutdown(LONG);
+}
