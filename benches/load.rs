@@ -161,8 +161,11 @@ fn hello_close(duration: Duration, cores: usize) -> Vec<Row> {
 }
 
 /// Rounds of ceiling-then-socketnaut, alternating, so that drift in what else the shared
-/// machine is doing hits both alike. Each round's runs are `duration / ROUNDS` long; the ratio
-/// reported is the median of the rounds' ratios, with their range.
+/// machine is doing hits both alike: `ROUNDS` pairs of short runs (each after a short warm-up
+/// that lets the 64 connections settle) that together last about `duration` per server. The
+/// ratio reported is the median of the rounds' ratios, with their range; throughput on this
+/// kind of machine drifts by tens of percent from second to second, so many short paired
+/// rounds say more than a few long ones.
 fn versus_ceiling(
     name: &str,
     close: bool,
@@ -170,25 +173,24 @@ fn versus_ceiling(
     cores: usize,
     target: &'static str,
 ) -> Vec<Row> {
-    const ROUNDS: u32 = 5;
-    let slice = (duration / ROUNDS).max(Duration::from_secs(1));
+    const ROUNDS: u32 = 9;
+    const ROUND_WARMUP: Duration = Duration::from_millis(250);
+    let slice = (duration / ROUNDS).max(Duration::from_millis(500));
     let proxy = default_server(routes);
+    let ceiling = Ceiling::start(cores, close);
     let (mut ceilings, mut servers, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
-        let ceiling = Ceiling::start(cores, close);
-        let c = run_load(ceiling.addr, &[("/", 64)], close, slice, CEILING_THREADS);
-        drop(ceiling);
-        let s = run_load(
-            proxy.local_addr(),
-            &[("/", 64)],
-            close,
-            slice,
-            SERVER_THREADS,
-        );
-        ratios.push(s[0].rps / c[0].rps.max(1.0));
-        ceilings.push(c[0].clone());
-        servers.push(s[0].clone());
+        let load = |addr, threads| {
+            let mut s = run_load(addr, &[("/", 64)], close, (ROUND_WARMUP, slice), threads);
+            s.remove(0)
+        };
+        let c = load(ceiling.addr, CEILING_THREADS);
+        let s = load(proxy.local_addr(), SERVER_THREADS);
+        ratios.push(s.rps / c.rps.max(1.0));
+        ceilings.push(c);
+        servers.push(s);
     }
+    drop(ceiling);
     let workers = proxy.stats().workers.len();
     ratios.sort_by(f64::total_cmp);
     let (c, s) = (merge(&ceilings), merge(&servers));
@@ -275,7 +277,7 @@ fn versus_ideal(
         proxy.local_addr(),
         &[(path, conns)],
         false,
-        duration,
+        (WARMUP, duration),
         SERVER_THREADS,
     );
     let workers = proxy.stats().workers.len();
@@ -310,7 +312,7 @@ fn seed_hello_world(duration: Duration, _cores: usize) -> Vec<Row> {
             proxy.local_addr(),
             &[("/", 200)],
             false,
-            duration,
+            (WARMUP, duration),
             SERVER_THREADS,
         );
         rows.extend(ideal_row(
@@ -330,7 +332,7 @@ fn slow_does_not_stall_fast(duration: Duration, _cores: usize) -> Vec<Row> {
         proxy.local_addr(),
         &[("/", 60), ("/slow", 4)],
         false,
-        duration,
+        (WARMUP, duration),
         SERVER_THREADS,
     );
     let workers = proxy.stats().workers.len();
@@ -434,6 +436,9 @@ impl CpuTracker {
     }
 }
 
+/// Warm-up before measuring, for scenarios whose pool has to grow first.
+const WARMUP: Duration = Duration::from_secs(1);
+
 /// Thread-name prefixes of the servers, for their CPU time.
 const CEILING_THREADS: &str = "ceiling-";
 const SERVER_THREADS: &str = "socketnaut-";
@@ -446,14 +451,14 @@ struct Client {
     buf: Vec<u8>,
 }
 
-/// Drives `mix` (path, connections) against `addr` for `duration` after a one-second warm-up.
+/// Drives `mix` (path, connections) against `addr` for `duration` after a `warmup`.
 /// Each connection sends one request, waits for the whole response, then sends the next (or,
 /// with `close`, closes and reconnects). Returns one result per class in `mix`.
 fn run_load(
     addr: SocketAddr,
     mix: &[(&str, usize)],
     close: bool,
-    duration: Duration,
+    (warmup, duration): (Duration, Duration),
     server_threads: &'static str,
 ) -> Vec<LoadStats> {
     let requests: Vec<Vec<u8>> = mix
@@ -475,7 +480,7 @@ fn run_load(
     let mut latencies: Vec<Vec<u32>> = vec![Vec::new(); mix.len()];
     let mut errors = vec![0u64; mix.len()];
     let start = Instant::now();
-    let measure_from = start + Duration::from_secs(1);
+    let measure_from = start + warmup;
     let end = measure_from + duration;
     let open =
         |class: usize, poll: &mut Poll, clients: &mut HashMap<usize, Client>, next: &mut usize| {

@@ -24,6 +24,10 @@ use crate::stats::Counters;
 
 const AGENT: &str = "socketnaut::agent";
 
+/// How many times an evented worker that just handled events yields its CPU and polls again
+/// without blocking before it goes to sleep in the poll (see `EventedLoop::spin`).
+const SPIN_POLLS: u32 = 2;
+
 /// The body of every worker thread.
 pub(super) fn run(
     agent: ServiceAgent,
@@ -234,15 +238,22 @@ impl<'a> EventedLoop<'a> {
                 .timers
                 .peek()
                 .map(|Reverse((t, _))| t.saturating_duration_since(Instant::now()));
-            let parked = &self.agent.load.parked;
-            parked.store(true, Ordering::Relaxed);
-            // SeqCst fence: pairs with the one in `Worker::send` (see `WorkerLoad::parked`).
-            std::sync::atomic::fence(Ordering::SeqCst);
-            if !self.rx.is_empty() {
-                timeout = Some(std::time::Duration::ZERO);
-            }
-            let polled = self.poll.poll(&mut events, timeout);
-            parked.store(false, Ordering::Relaxed);
+            let polled = match self.spin(&mut events) {
+                Some(polled) => polled,
+                None => {
+                    let parked = &self.agent.load.parked;
+                    parked.store(true, Ordering::Relaxed);
+                    // SeqCst fence: pairs with the one in `Worker::send` (see
+                    // `WorkerLoad::parked`).
+                    std::sync::atomic::fence(Ordering::SeqCst);
+                    if !self.rx.is_empty() {
+                        timeout = Some(std::time::Duration::ZERO);
+                    }
+                    let polled = self.poll.poll(&mut events, timeout);
+                    parked.store(false, Ordering::Relaxed);
+                    polled
+                }
+            };
             self.now = Instant::now();
             self.iteration_nanos = self.agent.shared.clock.nanos(self.now);
             if let Err(e) = polled {
@@ -289,6 +300,27 @@ impl<'a> EventedLoop<'a> {
         if left > 0 {
             log::warn!(target: AGENT, "{}: closed {left} connections at the drain deadline", self.agent.name);
         }
+    }
+
+    /// Spin, then park: after an iteration that handled events (`events` still holds them),
+    /// yield the CPU and poll without blocking, up to `SPIN_POLLS` times, before the caller
+    /// sleeps in the poll. Under load the next events are usually produced within that time
+    /// (often by the very thread the yield let run, such as a client on the same core), and
+    /// a sleep and wake-up costs more than a yield and a poll. Returns the first poll that
+    /// found events (or failed), or `None` to block. An idle worker does not spin: its
+    /// previous iteration had no events.
+    fn spin(&mut self, events: &mut Events) -> Option<io::Result<()>> {
+        if events.is_empty() || !self.rx.is_empty() {
+            return None;
+        }
+        for _ in 0..SPIN_POLLS {
+            std::thread::yield_now();
+            let polled = self.poll.poll(events, Some(std::time::Duration::ZERO));
+            if polled.is_err() || !events.is_empty() {
+                return Some(polled);
+            }
+        }
+        None
     }
 
     fn read_inbox(&mut self) {
