@@ -303,14 +303,17 @@ impl<'a> EventedLoop<'a> {
     }
 
     /// Spin, then park: after an iteration that handled events (`events` still holds them),
-    /// yield the CPU and poll without blocking, up to `SPIN_POLLS` times, before the caller
-    /// sleeps in the poll. Under load the next events are usually produced within that time
-    /// (often by the very thread the yield let run, such as a client on the same core), and
-    /// a sleep and wake-up costs more than a yield and a poll. Returns the first poll that
-    /// found events (or failed), or `None` to block. An idle worker does not spin: its
-    /// previous iteration had no events.
+    /// a worker serving several connections yields the CPU and polls without blocking, up to
+    /// `SPIN_POLLS` times, before the caller sleeps in the poll. Under load another
+    /// connection's next request usually arrives within that time (often from the very thread
+    /// the yield let run, such as a client on the same core), and a sleep and wake-up costs
+    /// more than a yield and a poll. Returns the first poll that found events (or failed), or
+    /// `None` to block. An idle worker does not spin (its previous iteration had no events),
+    /// nor does one with a single connection: its next event needs the peer's whole round
+    /// trip, and with many such workers (connections isolated from blocking neighbours) the
+    /// spinning threads only delay the ones that have work.
     fn spin(&mut self, events: &mut Events) -> Option<io::Result<()>> {
-        if events.is_empty() || !self.rx.is_empty() {
+        if events.is_empty() || self.conns.len() < 2 || !self.rx.is_empty() {
             return None;
         }
         for _ in 0..SPIN_POLLS {
