@@ -132,6 +132,11 @@ impl Connection {
         (self.stream, self.info)
     }
 
+    /// Replaces the addresses (with the ones a PROXY protocol header names).
+    pub(crate) fn set_info(&mut self, info: ProxySocketAddressInfo) {
+        self.info = info;
+    }
+
     pub(crate) fn set_blocking(&self, blocking: bool) -> std::io::Result<()> {
         self.stream.set_nonblocking(!blocking)
     }

@@ -61,6 +61,8 @@ pub(crate) struct Config {
     pub(crate) restart_backoff: (Duration, Duration),
     pub(crate) nodelay: bool,
     pub(crate) accept_batch_window: Duration,
+    /// PROXY protocol on: how long a connection may take to send its header.
+    pub(crate) proxy_header: Option<Duration>,
     pub(crate) factory: Factory,
 }
 
@@ -116,6 +118,8 @@ pub struct ServiceProxyBuilder {
     consolidate_after: Duration,
     restart_backoff: (Duration, Duration),
     accept_batch_window: Duration,
+    proxy_protocol: bool,
+    proxy_header_timeout: Duration,
     factory: Option<Factory>,
 }
 
@@ -154,6 +158,8 @@ impl Default for ServiceProxyBuilder {
             consolidate_after: Duration::from_secs(5),
             restart_backoff: (Duration::from_millis(100), Duration::from_secs(10)),
             accept_batch_window: DEFAULT_ACCEPT_BATCH_WINDOW,
+            proxy_protocol: false,
+            proxy_header_timeout: Duration::from_secs(5),
             factory: None,
         }
     }
@@ -323,6 +329,32 @@ impl ServiceProxyBuilder {
         self
     }
 
+    /// Expects every connection to begin with a PROXY protocol header, version 1 (text) or 2
+    /// (binary), as sent by HAProxy (`send-proxy`, `send-proxy-v2`), nginx (`proxy_protocol
+    /// on`) or a cloud load balancer, so that [`Connection::info`](crate::Connection::info)
+    /// names the real client and the address it connected to rather than the balancer. The
+    /// header is read on the worker thread, before the server sees the connection, and not a
+    /// byte past it is consumed. A connection whose header is missing, malformed or later than
+    /// [`proxy_header_timeout`](Self::proxy_header_timeout) is closed, logged and counted in
+    /// [`Stats::proxy_header_errors`](crate::Stats::proxy_header_errors). Headers that carry
+    /// no addresses (`LOCAL` health checks, `UNKNOWN`) keep the socket's own.
+    ///
+    /// Turn it on only for a listener that nothing but the balancer can reach: whoever can
+    /// connect directly can name any address. Default is off.
+    pub fn proxy_protocol(mut self, on: bool) -> Self {
+        self.proxy_protocol = on;
+        self
+    }
+
+    /// With [`proxy_protocol`](Self::proxy_protocol): how long a connection may take to deliver
+    /// its whole header, from when a worker takes it (at once for the evented kind; a blocking
+    /// worker takes its next connection when it finishes the last). Default is 5 s; balancers
+    /// send the header at once.
+    pub fn proxy_header_timeout(mut self, timeout: Duration) -> Self {
+        self.proxy_header_timeout = timeout;
+        self
+    }
+
     /// Runs a [`BlockingServer`] on every worker. `factory` runs once on each worker thread.
     pub fn blocking<F, S>(mut self, factory: F) -> Self
     where
@@ -411,6 +443,7 @@ impl ServiceProxyBuilder {
             restart_backoff: self.restart_backoff,
             nodelay: self.nodelay,
             accept_batch_window: self.accept_batch_window,
+            proxy_header: self.proxy_protocol.then_some(self.proxy_header_timeout),
             factory,
         };
         Ok((config, source, self.backlog, self.reuse_port))

@@ -50,6 +50,7 @@ mod clock;
 mod error;
 mod pool;
 mod proxy;
+mod proxy_header;
 mod server;
 mod shutdown;
 mod stats;

@@ -231,6 +231,7 @@ impl ServiceProxy {
             migrated: get(&c.migrated),
             consolidated: get(&c.consolidated),
             lost_to_worker_death: get(&c.lost_to_worker_death),
+            proxy_header_errors: get(&c.proxy_header_errors),
         }
     }
 

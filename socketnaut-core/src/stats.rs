@@ -22,6 +22,7 @@ pub(crate) struct Counters {
     pub(crate) migrated: AtomicU64,
     pub(crate) consolidated: AtomicU64,
     pub(crate) lost_to_worker_death: AtomicU64,
+    pub(crate) proxy_header_errors: AtomicU64,
     /// Connections accepted and not yet closed, wherever they are.
     pub(crate) active: AtomicUsize,
 }
@@ -91,6 +92,9 @@ pub struct Stats {
     pub consolidated: u64,
     /// Connections that were closed because their worker thread died.
     pub lost_to_worker_death: u64,
+    /// With the PROXY protocol on: connections closed because their header was missing,
+    /// malformed or late.
+    pub proxy_header_errors: u64,
 }
 
 impl Stats {
@@ -106,7 +110,7 @@ impl fmt::Display for Stats {
             f,
             "workers={} active={} accepted={} rejected={} spawned={} retired={} replaced={} \
              panics={} spawn_failures={} accept_errors={} migrated={} consolidated={} \
-             lost_to_worker_death={}",
+             lost_to_worker_death={} proxy_header_errors={}",
             self.workers.len(),
             self.active,
             self.accepted,
@@ -120,6 +124,7 @@ impl fmt::Display for Stats {
             self.migrated,
             self.consolidated,
             self.lost_to_worker_death,
+            self.proxy_header_errors,
         )?;
         for w in &self.workers {
             writeln!(

@@ -490,3 +490,28 @@ fn timers_stay_right_under_connection_churn() {
     assert!(started.elapsed() < Duration::from_secs(3));
     assert_eq!(proxy.stats().accepted, 3002);
 }
+
+#[test]
+fn behind_a_balancer_the_handler_sees_the_client_from_the_proxy_header() {
+    let proxy = Http::new(app)
+        .proxy()
+        .bind("127.0.0.1:0")
+        .proxy_protocol(true)
+        .build()
+        .expect("build");
+    proxy.ready().expect("ready");
+    let mut c = Conn::open(proxy.local_addr());
+    // The header and the first request in one write, as a balancer sends them; the second
+    // request on the same connection keeps the header's addresses.
+    c.send(b"PROXY TCP4 192.0.2.7 198.51.100.1 40000 443\r\nGET /info HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let first = c.response().unwrap();
+    assert_eq!(first.body, b"192.0.2.7:40000 198.51.100.1:443");
+    assert_eq!(c.get("/info").body, b"192.0.2.7:40000 198.51.100.1:443");
+    // Without a header the connection is closed before any HTTP is parsed.
+    let mut bare = Conn::open(proxy.local_addr());
+    bare.send(b"GET /info HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    assert!(bare.response().is_err());
+    assert_eq!(proxy.stats().proxy_header_errors, 1);
+    proxy.shutdown(Duration::from_secs(5));
+}

@@ -2,9 +2,12 @@
 //! for a closed connection can never reach a newer one that reused its slot, and a lookup is an
 //! index rather than a hash.
 
-/// Slots are addressed by the low 32 bits of a token; the high 32 bits are the slot's
-/// generation when the token was issued.
+/// Slots are addressed by the low 32 bits of a token; the next 31 bits are the slot's
+/// generation when the token was issued. The top bit is never set (see [`TAG`]).
 const INDEX_BITS: u32 = 32;
+const GENERATION_MASK: u32 = u32::MAX >> 1;
+/// The bit no slab token has: a caller keeping two slabs marks the second one's tokens with it.
+pub(crate) const TAG: usize = 1 << (usize::BITS - 1);
 
 pub(crate) struct Slab<T> {
     slots: Vec<Slot<T>>,
@@ -67,8 +70,8 @@ impl<T> Slab<T> {
     pub(crate) fn remove(&mut self, token: usize) -> Option<T> {
         let index = self.slot(token)?;
         let slot = &mut self.slots[index];
-        // Wrapping is harmless: a token would have to survive 2^32 reuses of its slot.
-        slot.generation = slot.generation.wrapping_add(1);
+        // Wrapping is harmless: a token would have to survive 2^31 reuses of its slot.
+        slot.generation = slot.generation.wrapping_add(1) & GENERATION_MASK;
         self.free.push(index as u32);
         self.len -= 1;
         slot.value.take()
@@ -125,5 +128,22 @@ mod tests {
         s.clear();
         assert!(s.is_empty());
         assert_eq!(s.get_mut(b), None);
+    }
+
+    #[test]
+    fn generations_wrap_below_the_tag_bit() {
+        let mut s = Slab::new();
+        s.slots.push(Slot {
+            generation: GENERATION_MASK,
+            value: None,
+        });
+        s.free.push(0);
+        let t = s.insert(1);
+        assert_eq!(t & TAG, 0);
+        s.remove(t);
+        let u = s.insert(2);
+        assert_eq!(u & TAG, 0);
+        assert_ne!(t, u);
+        assert_eq!(s.get_mut(u).copied(), Some(2));
     }
 }

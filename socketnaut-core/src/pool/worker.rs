@@ -7,16 +7,17 @@ use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use mio::{Events, Interest, Poll, Token};
 
-use super::slab::Slab;
+use super::slab::{Slab, TAG};
 use super::{ToAcceptor, ToWorker, WORKER_WAKER};
-use crate::agent::{Connection, ServiceAgent};
+use crate::agent::{Connection, ProxySocketAddressInfo, ServiceAgent};
 use crate::builder::{Config, Factory};
 use crate::error::panic_message;
+use crate::proxy_header::{HeaderReader, Progress};
 use crate::server::{
     BlockingServer, ConnContext, ConnEvent, EventedConnection, EventedServer, Step,
 };
@@ -49,7 +50,7 @@ pub(super) fn run(
         Factory::Blocking(factory) => match catch_unwind(AssertUnwindSafe(|| factory(&agent))) {
             Ok(Ok(server)) => {
                 started(&agent);
-                blocking_loop(server, &agent, &rx);
+                blocking_loop(server, &agent, &rx, config.proxy_header);
             }
             Ok(Err(e)) => start_failed(&agent, format!("factory failed: {e}")),
             Err(p) => start_failed(&agent, format!("factory panicked: {}", panic_message(&*p))),
@@ -125,10 +126,11 @@ fn blocking_loop(
     mut server: Box<dyn BlockingServer>,
     agent: &ServiceAgent,
     rx: &Receiver<ToWorker>,
+    proxy_header: Option<Duration>,
 ) {
     while let Ok(msg) = rx.recv() {
         match msg {
-            ToWorker::Conn(conn) => serve_one(&mut *server, conn, agent),
+            ToWorker::Conn(conn) => serve_one(&mut *server, conn, agent, proxy_header),
             ToWorker::Adopt { .. } => {
                 // Only evented workers migrate connections; a blocking one never sends these.
                 log::error!(target: AGENT, "{}: blocking worker got an evented connection; closing it", agent.name);
@@ -138,7 +140,7 @@ fn blocking_loop(
             ToWorker::Drain => {
                 // Serve what was already queued, then exit; the acceptor sends nothing more.
                 while let Ok(ToWorker::Conn(conn)) = rx.try_recv() {
-                    serve_one(&mut *server, conn, agent);
+                    serve_one(&mut *server, conn, agent, proxy_header);
                 }
                 return;
             }
@@ -146,10 +148,20 @@ fn blocking_loop(
     }
 }
 
-fn serve_one(server: &mut dyn BlockingServer, conn: Connection, agent: &ServiceAgent) {
+fn serve_one(
+    server: &mut dyn BlockingServer,
+    mut conn: Connection,
+    agent: &ServiceAgent,
+    proxy_header: Option<Duration>,
+) {
     let id = conn.id();
     if let Err(e) = conn.set_blocking(true) {
         log::warn!(target: AGENT, "{}: connection {id}: setting blocking mode: {e}", agent.name);
+    }
+    if let Some(timeout) = proxy_header {
+        if let Err(e) = read_header_blocking(&mut conn, timeout) {
+            return header_failed(agent, id, &e);
+        }
     }
     *agent.load.serving.lock() = conn.stream().try_clone().ok();
     let result = catch_unwind(AssertUnwindSafe(|| server.serve(conn, agent)));
@@ -163,6 +175,52 @@ fn serve_one(server: &mut dyn BlockingServer, conn: Connection, agent: &ServiceA
         }
     }
     connection_closed(agent, 1);
+}
+
+/// Reads a connection's PROXY protocol header on a blocking socket, within `timeout` of now
+/// (a blocking worker may take a queued connection late; the clock starts when it does).
+fn read_header_blocking(conn: &mut Connection, timeout: Duration) -> io::Result<()> {
+    let deadline = Instant::now() + timeout;
+    let mut reader = HeaderReader::default();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(header_timed_out(timeout));
+        }
+        conn.stream().set_read_timeout(Some(left))?;
+        // `Pending` here means the read timeout passed: the loop's check reports it.
+        if let Progress::Done(info) = reader.advance(conn.stream(), conn.info())? {
+            conn.stream().set_read_timeout(None)?;
+            conn.set_info(info);
+            return Ok(());
+        }
+    }
+}
+
+fn header_timed_out(timeout: Duration) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("no complete PROXY protocol header within {timeout:?}"),
+    )
+}
+
+/// Closes (by dropping it, already done by the caller) and accounts for a connection whose
+/// PROXY protocol header failed.
+fn header_failed(agent: &ServiceAgent, id: u64, e: &io::Error) {
+    Counters::add(&agent.shared.counters.proxy_header_errors, 1);
+    log::warn!(target: AGENT, "{}: connection {id}: closed: {e}", agent.name);
+    connection_closed(agent, 1);
+}
+
+/// An evented connection still sending its PROXY protocol header; its token is its slab
+/// token with [`TAG`] set.
+struct PendingHeader {
+    socket: mio::net::TcpStream,
+    reader: HeaderReader,
+    info: ProxySocketAddressInfo,
+    id: u64,
+    accepted_at: Instant,
+    deadline: Instant,
 }
 
 struct Entry {
@@ -180,6 +238,8 @@ struct EventedLoop<'a> {
     rx: Receiver<ToWorker>,
     poll: Poll,
     conns: Slab<Entry>,
+    /// Connections whose PROXY protocol header has not fully arrived.
+    headers: Slab<PendingHeader>,
     /// Min-heap of (deadline, token); entries whose deadline no longer matches
     /// `Entry::scheduled` are stale and skipped.
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
@@ -220,6 +280,7 @@ impl<'a> EventedLoop<'a> {
             rx,
             poll,
             conns: Slab::new(),
+            headers: Slab::new(),
             timers: BinaryHeap::new(),
             stale_timers: 0,
             retiring: false,
@@ -271,6 +332,8 @@ impl<'a> EventedLoop<'a> {
                 let token = event.token();
                 if token == WORKER_WAKER {
                     self.read_inbox();
+                } else if token.0 & TAG != 0 {
+                    self.advance_header(token.0 & !TAG);
                 } else {
                     let read_closed = event.is_read_closed() || event.is_error();
                     let ready = ConnEvent::Ready {
@@ -290,12 +353,17 @@ impl<'a> EventedLoop<'a> {
             self.fire_timers();
             // Not under catch_unwind: a panic here is a worker-level failure (see the trait).
             self.server.after_events(self.now);
-            if (self.retiring || self.draining) && self.conns.is_empty() && self.rx.is_empty() {
+            if (self.retiring || self.draining)
+                && self.conns.is_empty()
+                && self.headers.is_empty()
+                && self.rx.is_empty()
+            {
                 break;
             }
         }
-        let left = self.conns.len();
+        let left = self.conns.len() + self.headers.len();
         self.conns.clear();
+        self.headers.clear();
         connection_closed(self.agent, left);
         if left > 0 {
             log::warn!(target: AGENT, "{}: closed {left} connections at the drain deadline", self.agent.name);
@@ -329,23 +397,10 @@ impl<'a> EventedLoop<'a> {
     fn read_inbox(&mut self) {
         while let Ok(msg) = self.rx.try_recv() {
             match msg {
-                ToWorker::Conn(conn) => {
-                    let id = conn.id();
-                    let agent = self.agent;
-                    let server = &mut self.server;
-                    match catch_unwind(AssertUnwindSafe(|| server.open(conn, agent))) {
-                        Ok(Ok(c)) => self.insert(c, false),
-                        Ok(Err(e)) => {
-                            log::warn!(target: AGENT, "{}: connection {id}: open failed: {e}", self.agent.name);
-                            connection_closed(self.agent, 1);
-                        }
-                        Err(p) => {
-                            Counters::add(&self.agent.shared.counters.panics, 1);
-                            log::error!(target: AGENT, "{}: connection {id}: open panicked: {}", self.agent.name, panic_message(&*p));
-                            connection_closed(self.agent, 1);
-                        }
-                    }
-                }
+                ToWorker::Conn(conn) => match self.config.proxy_header {
+                    Some(timeout) => self.read_header(conn, timeout),
+                    None => self.open(conn),
+                },
                 ToWorker::Adopt { conn, .. } => self.insert(conn, true),
                 ToWorker::Retire => self.retiring = true,
                 ToWorker::Release => {
@@ -356,6 +411,10 @@ impl<'a> EventedLoop<'a> {
                 }
                 ToWorker::Drain => {
                     self.draining = true;
+                    // Nothing is in flight on a connection that has not sent its header.
+                    let waiting = self.headers.len();
+                    self.headers.clear();
+                    connection_closed(self.agent, waiting);
                     let tokens = self.conns.tokens();
                     for token in tokens {
                         self.dispatch(token, ConnEvent::Drain);
@@ -365,6 +424,102 @@ impl<'a> EventedLoop<'a> {
                     self.forced = true;
                     return;
                 }
+            }
+        }
+    }
+
+    /// Hands a connection to the server and registers what it returns.
+    fn open(&mut self, conn: Connection) {
+        let id = conn.id();
+        let agent = self.agent;
+        let server = &mut self.server;
+        match catch_unwind(AssertUnwindSafe(|| server.open(conn, agent))) {
+            Ok(Ok(c)) => self.insert(c, false),
+            Ok(Err(e)) => {
+                log::warn!(target: AGENT, "{}: connection {id}: open failed: {e}", self.agent.name);
+                connection_closed(self.agent, 1);
+            }
+            Err(p) => {
+                Counters::add(&self.agent.shared.counters.panics, 1);
+                log::error!(target: AGENT, "{}: connection {id}: open panicked: {}", self.agent.name, panic_message(&*p));
+                connection_closed(self.agent, 1);
+            }
+        }
+    }
+
+    /// PROXY protocol: reads the header before the server sees the connection. A balancer
+    /// sends it with (or before) the client's first bytes, so it is usually complete at once
+    /// and the connection goes straight to the server; otherwise it waits, registered for
+    /// reading, until the rest arrives or `timeout` passes.
+    fn read_header(&mut self, conn: Connection, timeout: Duration) {
+        let (id, accepted_at) = (conn.id(), conn.accepted_at());
+        let (stream, info) = conn.into_parts();
+        let mut pending = PendingHeader {
+            socket: mio::net::TcpStream::from_std(stream),
+            reader: HeaderReader::default(),
+            info,
+            id,
+            accepted_at,
+            deadline: self.now + timeout,
+        };
+        match pending.reader.advance(&pending.socket, info) {
+            Ok(Progress::Done(info)) => {
+                let stream = std::net::TcpStream::from(pending.socket);
+                self.open(Connection::new(stream, info, id, accepted_at));
+            }
+            Ok(Progress::Pending) => {
+                let deadline = pending.deadline;
+                let token = self.headers.insert(pending);
+                let entry = self.headers.get_mut(token).expect("just inserted");
+                let registered = self.poll.registry().register(
+                    &mut entry.socket,
+                    Token(token | TAG),
+                    Interest::READABLE,
+                );
+                match registered {
+                    Ok(()) => self.timers.push(Reverse((deadline, token | TAG))),
+                    Err(e) => {
+                        self.headers.remove(token);
+                        header_failed(self.agent, id, &e);
+                    }
+                }
+            }
+            Err(e) => header_failed(self.agent, id, &e),
+        }
+    }
+
+    /// More bytes (or the deadline) for a connection still sending its PROXY header.
+    fn advance_header(&mut self, token: usize) {
+        let Some(pending) = self.headers.get_mut(token) else {
+            return;
+        };
+        let outcome = if self.now >= pending.deadline {
+            Err(header_timed_out(
+                self.config.proxy_header.unwrap_or_default(),
+            ))
+        } else {
+            pending.reader.advance(&pending.socket, pending.info)
+        };
+        match outcome {
+            Ok(Progress::Pending) => {}
+            Ok(Progress::Done(info)) => {
+                let mut pending = self.headers.remove(token).expect("present");
+                self.note_stale_timer();
+                if let Err(e) = self.poll.registry().deregister(&mut pending.socket) {
+                    return header_failed(self.agent, pending.id, &e);
+                }
+                let stream = std::net::TcpStream::from(pending.socket);
+                self.open(Connection::new(
+                    stream,
+                    info,
+                    pending.id,
+                    pending.accepted_at,
+                ));
+            }
+            Err(e) => {
+                let pending = self.headers.remove(token).expect("present");
+                self.note_stale_timer();
+                header_failed(self.agent, pending.id, &e);
             }
         }
     }
@@ -526,6 +681,11 @@ impl<'a> EventedLoop<'a> {
                 break;
             }
             self.timers.pop();
+            if token & TAG != 0 {
+                // A header deadline: one per pending connection, never moved.
+                self.advance_header(token & !TAG);
+                continue;
+            }
             let Some(entry) = self.conns.get_mut(token) else {
                 continue;
             };
@@ -544,19 +704,30 @@ impl<'a> EventedLoop<'a> {
     fn close(&mut self, token: usize) {
         if let Some(entry) = self.conns.remove(token) {
             if entry.scheduled.is_some() {
-                self.stale_timers += 1;
-                if self.stale_timers > 1024 && self.stale_timers > 2 * self.conns.len() {
-                    self.timers = self
-                        .conns
-                        .iter()
-                        .filter_map(|(token, e)| e.scheduled.map(|at| Reverse((at, token))))
-                        .collect();
-                    self.stale_timers = 0;
-                }
+                self.note_stale_timer();
             }
             // Closing the socket removes it from the epoll set: no separate deregister call.
             drop(entry);
             connection_closed(self.agent, 1);
+        }
+    }
+
+    /// A heap entry was left behind by a closed connection (or a finished header). When they
+    /// outnumber the live ones the heap is rebuilt from what is live.
+    fn note_stale_timer(&mut self) {
+        self.stale_timers += 1;
+        let live = self.conns.len() + self.headers.len();
+        if self.stale_timers > 1024 && self.stale_timers > 2 * live {
+            let conns = self
+                .conns
+                .iter()
+                .filter_map(|(token, e)| e.scheduled.map(|at| Reverse((at, token))));
+            let headers = self
+                .headers
+                .iter()
+                .map(|(token, h)| Reverse((h.deadline, token | TAG)));
+            self.timers = conns.chain(headers).collect();
+            self.stale_timers = 0;
         }
     }
 }
