@@ -69,6 +69,7 @@ pub(crate) struct Config {
 enum Source {
     Std(TcpListener),
     Bind(io::Result<Vec<SocketAddr>>),
+    Inherited(usize),
 }
 
 /// Builds a [`ServiceProxy`]. Made by [`ServiceProxy::builder`].
@@ -179,6 +180,19 @@ impl ServiceProxyBuilder {
         self.source = Some(Source::Bind(
             addr.to_socket_addrs().map(|addrs| addrs.collect()),
         ));
+        self
+    }
+
+    /// Serves on the `index`-th listening socket passed by systemd socket activation (or any
+    /// launcher speaking its protocol: `LISTEN_FDS`, `LISTEN_PID`, descriptors from 3), so the
+    /// socket outlives restarts of the process and several processes can take turns on it.
+    /// The environment is read once per process (and the variables removed, so children do not
+    /// inherit them); several proxies may each take their own index.
+    ///
+    /// [`build`](Self::build) fails with a descriptive [`BuildError::Io`] when no socket was
+    /// passed at that index, it was already taken, or it is not a listening TCP socket.
+    pub fn listen_fd(mut self, index: usize) -> Self {
+        self.source = Some(Source::Inherited(index));
         self
     }
 
@@ -391,6 +405,7 @@ impl ServiceProxyBuilder {
         let listener = match source {
             Source::Std(l) => l,
             Source::Bind(addrs) => bind(addrs?, backlog, reuse_port)?,
+            Source::Inherited(index) => inherited(index)?,
         };
         listener.set_nonblocking(true)?;
         if config.nodelay {
@@ -460,6 +475,42 @@ fn default_max_connections() -> usize {
         .unwrap_or(1024);
     let usable = usize::try_from(soft.saturating_sub(64)).unwrap_or(usize::MAX);
     usable.clamp(1, DEFAULT_MAX_CONNECTIONS)
+}
+
+/// Takes socket `index` from systemd socket activation. The descriptors are read from the
+/// environment once per process; the `listenfd` crate checks `LISTEN_PID` and the socket's
+/// type and family (its `unsafe` is the descriptor-to-listener conversion we forbid here).
+fn inherited(index: usize) -> io::Result<TcpListener> {
+    static FDS: std::sync::OnceLock<parking_lot::Mutex<listenfd::ListenFd>> =
+        std::sync::OnceLock::new();
+    let mut fds = FDS
+        .get_or_init(|| parking_lot::Mutex::new(listenfd::ListenFd::from_env()))
+        .lock();
+    let passed = fds.len();
+    let listener = fds
+        .take_tcp_listener(index)
+        .map_err(|e| io::Error::new(e.kind(), format!("inherited socket {index}: {e}")))?
+        .ok_or_else(|| {
+            let why = if passed == 0 {
+                "no sockets were passed (LISTEN_FDS unset, or LISTEN_PID names another process)"
+                    .to_owned()
+            } else if index >= passed {
+                format!("only {passed} socket(s) were passed")
+            } else {
+                "it was already taken by another proxy".to_owned()
+            };
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("inherited socket {index}: {why}"),
+            )
+        })?;
+    if !socket2::SockRef::from(&listener).is_listener()? {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("inherited socket {index} is a TCP socket but not listening"),
+        ));
+    }
+    Ok(listener)
 }
 
 fn bind(addrs: Vec<SocketAddr>, backlog: i32, reuse_port: bool) -> io::Result<TcpListener> {
@@ -546,5 +597,20 @@ mod tests {
             .build()
             .expect_err("must fail");
         assert!(matches!(err, BuildError::Io(_)), "{err}");
+    }
+
+    #[test]
+    fn no_inherited_socket_is_a_descriptive_error() {
+        // This test process was not started by socket activation.
+        let err = ServiceProxy::builder()
+            .listen_fd(0)
+            .blocking(|_| Ok(|_c: crate::Connection, _: &ServiceAgent| Ok(())))
+            .build()
+            .expect_err("must fail");
+        assert!(
+            err.to_string()
+                .contains("inherited socket 0: no sockets were passed"),
+            "{err}"
+        );
     }
 }

@@ -213,3 +213,102 @@ fn sigterm_drains_and_exits() {
     while out.read_line(&mut rest).expect("read") > 0 {}
     assert!(rest.contains("REPORTS=2 CLEAN=2"), "{rest}");
 }
+
+#[test]
+#[ignore = "a child process of serves_on_a_socket_passed_by_systemd_activation"]
+fn child_systemd_socket() {
+    if std::env::var_os(CHILD).is_none() {
+        return;
+    }
+    let proxy = ServiceProxy::builder()
+        .listen_fd(0)
+        .worker_count(1)
+        .evented(|_| Ok(LineServer::new()))
+        .build()
+        .expect("build on the inherited socket");
+    proxy.ready().expect("ready");
+    // The same socket cannot be taken twice, and there is no second one.
+    for index in [0, 1] {
+        let e = ServiceProxy::builder()
+            .listen_fd(index)
+            .evented(|_| Ok(LineServer::new()))
+            .build()
+            .expect_err("no such socket");
+        println!("ERROR{index}={e}");
+    }
+    println!(
+        "ENV_LEFT={}",
+        std::env::var_os("LISTEN_FDS").is_some() || std::env::var_os("LISTEN_PID").is_some()
+    );
+    println!("PORT={}", proxy.local_addr().port());
+    std::io::stdout().flush().expect("flush");
+    let mut s = String::new();
+    let _ = std::io::stdin().read_line(&mut s);
+    proxy.shutdown(Duration::from_secs(1));
+}
+
+/// Python stands in for systemd: it binds and listens, puts the socket at descriptor 3, sets
+/// `LISTEN_FDS=1` and `LISTEN_PID` to its own pid, and execs the child (keeping the pid).
+const SYSTEMD_STANDIN: &str = r#"
+import os, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.bind(("127.0.0.1", 0))
+s.listen(64)
+print("INHERITED=%d" % s.getsockname()[1], flush=True)
+if s.fileno() != 3:
+    os.dup2(s.fileno(), 3)
+os.set_inheritable(3, True)
+os.environ["LISTEN_FDS"] = "1"
+os.environ["LISTEN_PID"] = str(os.getpid())
+os.execv(sys.argv[1], sys.argv[1:])
+"#;
+
+#[test]
+fn serves_on_a_socket_passed_by_systemd_activation() {
+    let inner = child_command("child_systemd_socket", None);
+    let mut cmd = Command::new("python3");
+    cmd.arg("-c")
+        .arg(SYSTEMD_STANDIN)
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .env(CHILD, "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .expect("python3 is required to stand in for systemd");
+    // Everything the child printed before it started serving.
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut seen = String::new();
+    let port = loop {
+        let mut line = String::new();
+        assert!(
+            out.read_line(&mut line).expect("read") > 0,
+            "exited: {seen}"
+        );
+        seen.push_str(&line);
+        if let Some((_, port)) = line.trim().split_once("PORT=") {
+            break port.parse::<u16>().expect("port");
+        }
+    };
+    assert!(
+        seen.contains(&format!("INHERITED={port}\n")),
+        "serves on the passed socket: {seen}"
+    );
+    assert!(
+        seen.contains(
+            "ERROR0=listener or thread setup failed: inherited socket 0: it was already taken"
+        ),
+        "{seen}"
+    );
+    assert!(
+        seen.contains("ERROR1=listener or thread setup failed: inherited socket 1: only 1 socket(s) were passed"),
+        "{seen}"
+    );
+    assert!(seen.contains("ENV_LEFT=false"), "{seen}");
+    let mut c = Client::connect(([127, 0, 0, 1], port).into());
+    assert_eq!(c.ask("echo activated").unwrap(), "activated");
+    drop(c);
+    drop(child.stdin.take());
+    assert!(child.wait().expect("wait").success());
+}
