@@ -265,7 +265,7 @@ impl HttpConn {
         trailers: Option<http::HeaderMap>,
         cx: &ConnContext<'_>,
     ) {
-        let keep_alive = head.keep_alive && !cx.is_draining();
+        let keep_alive = head.keep_alive;
         let version = head.version;
         let is_head = head.method == Method::HEAD;
         let mut req = http::Request::new(Body::from(body).with_info(self.info));
@@ -302,7 +302,9 @@ impl HttpConn {
             .get_all(http::header::CONNECTION)
             .iter()
             .any(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
-        let mut keep_alive = keep_alive && !wants_close;
+        // Draining is read after the handler: a drain that began while it ran still ends this
+        // connection with this response.
+        let mut keep_alive = keep_alive && !wants_close && !cx.is_draining();
         let with_body = allows_body(status);
         let kind = body.into_kind();
         let framing = match &kind {

@@ -515,3 +515,33 @@ fn behind_a_balancer_the_handler_sees_the_client_from_the_proxy_header() {
     assert_eq!(proxy.stats().proxy_header_errors, 1);
     proxy.shutdown(Duration::from_secs(5));
 }
+
+#[test]
+fn drain_finishes_in_flight_requests_with_close_and_closes_idle_connections() {
+    let proxy = server(Http::new(app));
+    let addr = proxy.local_addr();
+    let mut idle = Conn::open(addr);
+    assert_eq!(idle.get("/").status, 200);
+    let mut busy = Conn::open(addr);
+    busy.send(b"GET /sleep?n=400 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    // Let the request reach its handler, then drain.
+    thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    let drain = thread::spawn(move || proxy.shutdown(Duration::from_secs(5)));
+    let resp = busy.response().expect("the in-flight request is answered");
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.body, b"slept");
+    assert_eq!(resp.header("connection"), Some("close"));
+    assert!(busy.closed(), "then closed");
+    assert!(idle.closed(), "the idle keep-alive connection is closed");
+    let reports = drain.join().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "not held to the deadline"
+    );
+    assert!(reports
+        .iter()
+        .all(|r| r.outcome == socketnaut_core::WorkerOutcome::Clean));
+    assert!(TcpStream::connect(addr).is_err(), "no longer listening");
+}
