@@ -6,13 +6,12 @@
 //! `Closing` (a final response queued) → `Lingering` (write side shut, draining the client's
 //! bytes so the close does not turn into a reset that destroys the response) → closed.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode, Version};
-use socketnaut_core::mio::net::TcpStream;
 use socketnaut_core::{ConnContext, ConnEvent, EventedConnection, ProxySocketAddressInfo, Step};
 
 use crate::body::{Body, Decoder, Kind, Trailers};
@@ -20,6 +19,7 @@ use crate::buf::{self, ReadBuf};
 use crate::error::{self, Reject};
 use crate::parse::{parse_head, Framing, Head, Parsed};
 use crate::response::{allows_body, write_chunk, write_head, BodyFraming};
+use crate::transport::Transport;
 use crate::ServerShared;
 
 const TARGET: &str = "socketnaut::http";
@@ -57,7 +57,7 @@ enum State {
 }
 
 pub(crate) struct HttpConn {
-    socket: TcpStream,
+    transport: Transport,
     info: ProxySocketAddressInfo,
     shared: Arc<ServerShared>,
     state: State,
@@ -78,13 +78,13 @@ pub(crate) struct HttpConn {
 
 impl HttpConn {
     pub(crate) fn new(
-        socket: TcpStream,
+        transport: Transport,
         info: ProxySocketAddressInfo,
         shared: Arc<ServerShared>,
         now: Instant,
     ) -> HttpConn {
         HttpConn {
-            socket,
+            transport,
             info,
             shared,
             state: State::Head { since: now },
@@ -99,8 +99,9 @@ impl HttpConn {
         }
     }
 
+    /// Output not yet on the socket: ours, and (with TLS) any the session still holds.
     fn pending_output(&self) -> usize {
-        self.output.len() - self.written
+        self.output.len() - self.written + usize::from(self.transport.has_buffered_output())
     }
 
     /// Reads until `WouldBlock`, EOF, a short read (unless the peer has shut down its side,
@@ -118,7 +119,7 @@ impl HttpConn {
             }
             let spare = self.input.spare();
             let room = spare.len();
-            match self.socket.read(spare) {
+            match self.transport.read(spare) {
                 Ok(0) => self.read_closed = true,
                 Ok(n) => {
                     self.input.commit(n);
@@ -126,7 +127,7 @@ impl HttpConn {
                     if matches!(self.state, State::Lingering { .. }) {
                         self.input.consume(n); // discarded: the response is final
                     }
-                    if n < room && !to_eof {
+                    if n < room && !to_eof && self.transport.short_read_drains() {
                         // A short read drained the socket: bytes arriving later raise a new
                         // edge, so the read that would only say WouldBlock is skipped.
                         break;
@@ -143,8 +144,9 @@ impl HttpConn {
 
     /// Writes pending output until `WouldBlock`. `Err` means the connection is dead.
     fn flush(&mut self, now: Instant) -> io::Result<()> {
+        self.transport.flush()?;
         while self.written < self.output.len() {
-            match self.socket.write(&self.output[self.written..]) {
+            match self.transport.write(&self.output[self.written..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     self.written += n;
@@ -464,11 +466,12 @@ impl HttpConn {
         if matches!(self.state, State::Closing) && self.pending_output() == 0 {
             if self.read_closed || (!self.unread_request_bytes && self.input.is_empty()) {
                 // Nothing of theirs is left unread: a plain close sends FIN after the response.
+                self.transport.close_notify();
                 return Step::Close;
             }
             // Bytes we will never read would turn the close into a reset that can destroy the
             // response in flight: shut our side and drain theirs for a moment first.
-            let _ = self.socket.shutdown(std::net::Shutdown::Write);
+            self.transport.shutdown_write();
             self.state = State::Lingering {
                 until: now + LINGER,
             };
@@ -500,8 +503,8 @@ impl HttpConn {
 }
 
 impl EventedConnection for HttpConn {
-    fn socket(&mut self) -> &mut TcpStream {
-        &mut self.socket
+    fn socket(&mut self) -> &mut socketnaut_core::mio::net::TcpStream {
+        self.transport.socket()
     }
 
     fn on_event(&mut self, event: ConnEvent, cx: &mut ConnContext<'_>) -> Step {

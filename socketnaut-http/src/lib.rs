@@ -32,6 +32,7 @@ mod error;
 mod handler;
 mod parse;
 mod response;
+mod transport;
 
 use std::fmt;
 use std::io;
@@ -46,6 +47,8 @@ pub use body::{Body, Trailers};
 pub use handler::{Handler, Request, RequestExt, Response};
 /// The `http` crate, re-exported so handlers name the same types this crate uses.
 pub use http;
+/// The `rustls` crate, re-exported for [`Http::tls`]'s configuration.
+pub use rustls;
 
 /// Size and count limits on requests. Each has a default fit for public traffic.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,6 +110,7 @@ pub(crate) struct ServerShared {
     pub(crate) handler: Box<dyn Handler>,
     pub(crate) limits: Limits,
     pub(crate) timeouts: Timeouts,
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// An HTTP/1.1 service: a handler plus its limits and timeouts. Turn it into a worker factory
@@ -132,6 +136,7 @@ impl Http {
                 handler: Box::new(handler),
                 limits: Limits::default(),
                 timeouts: Timeouts::default(),
+                tls: None,
             },
         }
     }
@@ -202,6 +207,17 @@ impl Http {
         self
     }
 
+    /// Serves HTTPS: every connection is TLS (rustls) with this configuration, the handshake
+    /// done on the connection's worker thread like any other I/O, never on the acceptor. The
+    /// configuration is shared by all workers (session resumption included). Set its ALPN
+    /// protocols to `http/1.1` if clients should see it offered. A failed handshake closes
+    /// the connection (logged at debug level); one that stalls is closed at the header
+    /// timeout. Default is plain HTTP.
+    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Http {
+        self.shared.tls = Some(config);
+        self
+    }
+
     /// The per-worker factory to pass to
     /// [`ServiceProxyBuilder::evented`](socketnaut_core::ServiceProxyBuilder::evented).
     pub fn factory(
@@ -242,8 +258,9 @@ impl EventedServer for HttpServer {
         let (stream, info) = conn.into_parts();
         // TCP_NODELAY comes from the proxy (`ServiceProxyBuilder::nodelay`, on by default).
         let socket = socketnaut_core::mio::net::TcpStream::from_std(stream);
+        let transport = transport::Transport::new(socket, self.shared.tls.as_ref())?;
         Ok(Box::new(conn::HttpConn::new(
-            socket,
+            transport,
             info,
             self.shared.clone(),
             Instant::now(),
