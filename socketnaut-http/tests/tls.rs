@@ -172,8 +172,10 @@ fn keep_alive_large_bodies_and_streams_over_tls() {
     assert_eq!(streamed.len(), 20_000_000);
     assert!(streamed.iter().all(|&b| b == b'x'));
     // Pipelined requests in one TLS write.
-    c.send(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\nGET /info HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        .unwrap();
+    c.send(
+        b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\nGET /info HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    )
+    .unwrap();
     assert_eq!(c.response().unwrap().1, b"Hello World!");
     let (_, info) = c.response().unwrap();
     assert!(String::from_utf8_lossy(&info).starts_with("127.0.0.1:"));
@@ -294,7 +296,10 @@ fn curl_over_https() {
         "sent over tls"
     );
     // Two requests on one connection (curl reuses it), negotiated as HTTP/1.1 by ALPN.
-    let out = curl(&["-w", "%{http_version} %{num_connects}\n", &url, &url], None);
+    let out = curl(
+        &["-w", "%{http_version} %{num_connects}\n", &url, &url],
+        None,
+    );
     assert!(out.ends_with("Hello World!1.1 0\n"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
     proxy.shutdown(Duration::from_secs(5));
