@@ -669,3 +669,45 @@ fn connections_arriving_while_the_acceptor_batches_are_all_served() {
     drop(late);
     proxy.shutdown(LONG);
 }
+
+#[test]
+fn reuse_port_lets_several_proxies_share_a_port() {
+    let first = evented()
+        .worker_count(1)
+        .reuse_port(true)
+        .build()
+        .expect("build");
+    first.ready().expect("ready");
+    let addr = first.local_addr();
+    // Without SO_REUSEPORT the port is taken: a descriptive error.
+    let err = ServiceProxy::builder()
+        .bind(addr)
+        .evented(|_| Ok(LineServer::new()))
+        .build()
+        .expect_err("port in use");
+    assert!(err.to_string().contains(&format!("binding {addr}")), "{err}");
+    let second = ServiceProxy::builder()
+        .bind(addr)
+        .reuse_port(true)
+        .worker_count(1)
+        .evented(|_| Ok(LineServer::new()))
+        .build()
+        .expect("second listener on the same port");
+    second.ready().expect("ready");
+    // The kernel spreads connections (by address hash) over both.
+    for i in 0..64 {
+        let mut c = Client::connect(addr);
+        assert_eq!(c.ask(&format!("echo {i}")).unwrap(), i.to_string());
+    }
+    let (a, b) = (first.stats().accepted, second.stats().accepted);
+    assert_eq!(a + b, 64);
+    assert!(a > 0 && b > 0, "spread: {a} and {b}");
+    // One leaves (a rolling restart): the other takes every new connection.
+    first.shutdown(LONG);
+    for i in 0..16 {
+        let mut c = Client::connect(addr);
+        assert_eq!(c.ask(&format!("echo {i}")).unwrap(), i.to_string());
+    }
+    assert_eq!(second.stats().accepted, b + 16);
+    second.shutdown(LONG);
+}
