@@ -46,7 +46,7 @@ fn main() {
     println!("socketnaut load bench: {cores} cores, {secs} s per run, 1 client thread, loopback");
     let mut rows = Vec::new();
     type Scenario = (&'static str, fn(Duration, usize) -> Vec<Row>);
-    let scenarios: [Scenario; 7] = [
+    let scenarios: [Scenario; 8] = [
         ("hello_keepalive", hello_keepalive),
         ("hello_close", hello_close),
         ("blocking_10ms", blocking_10ms),
@@ -54,6 +54,7 @@ fn main() {
         ("seed_hello_world", seed_hello_world),
         ("slow_does_not_stall_fast", slow_does_not_stall_fast),
         ("idle_memory", idle_memory),
+        ("field_tiny_http", field_tiny_http),
     ];
     for (name, run) in scenarios {
         if !name.contains(filter.as_str()) {
@@ -86,33 +87,33 @@ impl Row {
     fn line(&self) -> String {
         match &self.stats {
             Some(s) => format!(
-                "{:<34} {:>9.0} req/s  p50 {:>7}  p99 {:>7}  p99.9 {:>7}  errors {:>3}  cpu/req {:>6.1}µs  runs/req {:>5.2}  {}",
+                "{:<44} {:>9.0} req/s  p50 {:>7}  p99 {:>7}  p99.9 {:>7}  errors {:>3}  cpu/req {:>8}  runs/req {:>5}  {}",
                 self.name,
                 s.rps,
                 fmt_us(s.p50),
                 fmt_us(s.p99),
                 fmt_us(s.p999),
                 s.errors,
-                s.cpu_ns_per_req / 1000.0,
-                s.runs_per_req,
+                s.cpu(),
+                s.runs(),
                 self.result
             ),
-            None => format!("{:<34} {}", self.name, self.result),
+            None => format!("{:<44} {}", self.name, self.result),
         }
     }
 
     fn markdown(&self) -> String {
         match &self.stats {
             Some(s) => format!(
-                "| {} | {:.0} | {} | {} | {} | {} | {:.1}µs | {:.2} | {} | {} |",
+                "| {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 self.name,
                 s.rps,
                 fmt_us(s.p50),
                 fmt_us(s.p99),
                 fmt_us(s.p999),
                 s.errors,
-                s.cpu_ns_per_req / 1000.0,
-                s.runs_per_req,
+                s.cpu(),
+                s.runs(),
                 self.result,
                 self.target
             ),
@@ -366,6 +367,25 @@ struct LoadStats {
     cpu_ns_per_req: f64,
     /// Times the server's threads were scheduled onto a CPU, per request.
     runs_per_req: f64,
+}
+
+impl LoadStats {
+    /// CPU per request, or a dash where it was not measured.
+    fn cpu(&self) -> String {
+        if self.cpu_ns_per_req.is_nan() {
+            "—".to_owned()
+        } else {
+            format!("{:.1}µs", self.cpu_ns_per_req / 1000.0)
+        }
+    }
+
+    fn runs(&self) -> String {
+        if self.runs_per_req.is_nan() {
+            "—".to_owned()
+        } else {
+            format!("{:.2}", self.runs_per_req)
+        }
+    }
 }
 
 /// CPU time of the server's threads over a window, and how often they were scheduled in:
@@ -776,6 +796,109 @@ fn ceiling_loop(mut poll: Poll, mut listener: MioListener, stop: Arc<AtomicBool>
                     }
                 }
             }
+        }
+    }
+}
+
+/// The same two workloads on tiny_http 0.12, the thread-pool server a sync-minded user would
+/// otherwise pick, next to socketnaut's default configuration in the same run. tiny_http has
+/// no elastic pool, so it runs twice: with one handler thread per core (what suits fast
+/// handlers) and with 64 (what the blocking workload needs). Its internal threads cannot be
+/// told apart from the load generator's, so no CPU figures for it.
+fn field_tiny_http(duration: Duration, cores: usize) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let ours = default_server(routes);
+    for (path, name, ideal) in [
+        ("/", "hello_keepalive", None),
+        ("/sleep", "blocking_10ms", Some(6400.0)),
+    ] {
+        let mine = run_load(
+            ours.local_addr(),
+            &[(path, 64)],
+            false,
+            (WARMUP, duration),
+            SERVER_THREADS,
+        )
+        .remove(0);
+        let workers = ours.stats().workers.len();
+        rows.push(Row {
+            name: format!("field {name}: socketnaut"),
+            stats: Some(mine.clone()),
+            result: format!("default configuration ({workers} workers)"),
+            target: "",
+        });
+        for threads in [cores, 64] {
+            let tiny = TinyHttp::start(threads);
+            let mut theirs =
+                run_load(tiny.addr, &[(path, 64)], false, (WARMUP, duration), "").remove(0);
+            theirs.cpu_ns_per_req = f64::NAN;
+            theirs.runs_per_req = f64::NAN;
+            let versus = match ideal {
+                Some(ideal) => format!(
+                    "{:.2} of ideal; socketnaut {:.2}",
+                    theirs.rps / ideal,
+                    mine.rps / ideal
+                ),
+                None => format!(
+                    "socketnaut does {:.2}× its req/s",
+                    mine.rps / theirs.rps.max(1.0)
+                ),
+            };
+            rows.push(Row {
+                name: format!("field {name}: tiny_http, {threads} threads"),
+                stats: Some(theirs),
+                result: versus,
+                target: "for comparison",
+            });
+        }
+    }
+    rows
+}
+
+/// tiny_http serving the bench's `/` and `/sleep` routes with `threads` handler threads.
+struct TinyHttp {
+    addr: SocketAddr,
+    server: Arc<tiny_http::Server>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl TinyHttp {
+    fn start(threads: usize) -> TinyHttp {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("tiny_http"));
+        let addr = server.server_addr().to_ip().expect("ip listener");
+        let stop = Arc::new(AtomicBool::new(false));
+        let handles = (0..threads)
+            .map(|_| {
+                let (server, stop) = (server.clone(), stop.clone());
+                thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(100)) else {
+                            continue;
+                        };
+                        if req.url() == "/sleep" {
+                            thread::sleep(Duration::from_millis(10));
+                        }
+                        let _ = req.respond(tiny_http::Response::from_string("Hello World!"));
+                    }
+                })
+            })
+            .collect();
+        TinyHttp {
+            addr,
+            server,
+            stop,
+            threads: handles,
+        }
+    }
+}
+
+impl Drop for TinyHttp {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.server.unblock();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
         }
     }
 }

@@ -685,7 +685,10 @@ fn reuse_port_lets_several_proxies_share_a_port() {
         .evented(|_| Ok(LineServer::new()))
         .build()
         .expect_err("port in use");
-    assert!(err.to_string().contains(&format!("binding {addr}")), "{err}");
+    assert!(
+        err.to_string().contains(&format!("binding {addr}")),
+        "{err}"
+    );
     let second = ServiceProxy::builder()
         .bind(addr)
         .reuse_port(true)
