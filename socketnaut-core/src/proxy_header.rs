@@ -91,30 +91,21 @@ impl HeaderReader {
             let consumed = self.buf.len();
             self.buf.extend_from_slice(&peeked[..n]);
             let parsed = parse(&self.buf);
-            let outcome = if parsed.is_incomplete() {
-                None
-            } else {
-                Some(header_info(parsed, socket_info))
-            };
+            let outcome = (!parsed.is_incomplete()).then(|| header_info(parsed, socket_info));
+            // Which version it is shows in the first byte, peeked now or consumed before.
+            let limit = if self.buf[0] == b'P' { V1_MAX } else { V2_MAX };
+            // Only bytes known to belong to the header are taken off the socket below.
+            self.buf.truncate(consumed);
             match outcome {
-                None => {
-                    // Every peeked byte is part of the header: take them off the socket.
-                    self.buf.truncate(consumed);
-                    let limit = if self.buf.first() == Some(&b'P') {
-                        V1_MAX
-                    } else {
-                        V2_MAX
-                    };
-                    if consumed + n > limit {
-                        return Err(invalid(format!(
-                            "PROXY protocol header longer than {limit} bytes"
-                        )));
-                    }
-                    self.take(socket, n)?;
+                // Every peeked byte is part of the header.
+                None if consumed + n > limit => {
+                    return Err(invalid(format!(
+                        "PROXY protocol header longer than {limit} bytes"
+                    )))
                 }
+                None => self.take(socket, n)?,
                 Some(Err(e)) => return Err(e),
                 Some(Ok((len, info))) => {
-                    self.buf.truncate(consumed);
                     self.take(socket, len - consumed)?;
                     return Ok(Progress::Done(info));
                 }
@@ -335,6 +326,11 @@ mod tests {
             assert_eq!(e.kind(), kind, "{e}");
             assert!(e.to_string().contains(words), "{e}");
         }
+        // An over-long v1 line arriving whole is refused by the first look at it.
+        let unended = format!("PROXY TCP4 {}", "1".repeat(300));
+        let (outcome, _) = drive(unended.as_bytes(), 1024);
+        let e = outcome.expect_err("too long");
+        assert!(e.to_string().contains("longer than 107 bytes"), "{e}");
     }
 
     #[test]
