@@ -511,10 +511,18 @@ impl EventedConnection for HttpConn {
         let now = cx.now();
         let dead = match event {
             ConnEvent::Ready {
-                readable,
+                readable: true,
                 read_closed,
                 ..
-            } => readable && self.read(now, read_closed).is_err(),
+            } => match self.read(now, read_closed) {
+                Ok(()) => false,
+                Err(e) => {
+                    // A reset, or with TLS a failed handshake or a bad record.
+                    log::debug!(target: TARGET, "{}: {e}; closing", self.info.remote.socket_addr());
+                    true
+                }
+            },
+            ConnEvent::Ready { .. } => false,
             ConnEvent::Timer => self.on_timer(now) == Step::Close,
             // Draining changes what `step` decides for an idle connection.
             _ => false,

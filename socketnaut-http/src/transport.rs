@@ -83,10 +83,7 @@ impl Transport {
 
     /// Ends our side: with TLS a `close_notify` alert first (best effort).
     pub(crate) fn shutdown_write(&mut self) {
-        if let Transport::Tls(t) = self {
-            t.session.send_close_notify();
-            let _ = t.write_tls();
-        }
+        self.close_notify();
         let _ = self.socket().shutdown(std::net::Shutdown::Write);
     }
 
