@@ -4,12 +4,12 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::peer::{free_addr, Peer};
 use common::{blocking_server, wait_for, Client, LineServer};
 use socketnaut_core::{ServiceProxy, ServiceProxyBuilder};
 
@@ -182,59 +182,36 @@ fn drain_closes_connections_still_waiting_for_their_header() {
 
 /// HAProxy in TCP mode in front of the proxy, one frontend per PROXY protocol version.
 struct Haproxy {
-    child: Child,
-    dir: PathBuf,
+    _peer: Peer,
     v1: SocketAddr,
     v2: SocketAddr,
 }
 
 impl Haproxy {
     fn start(backend: SocketAddr) -> Haproxy {
-        if Command::new("haproxy").arg("-v").output().is_err() {
-            panic!("haproxy is required (installed by .ci/run; apt-get install haproxy)");
-        }
-        let free = || {
-            TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
+        let (v1, v2) = (free_addr(), free_addr());
+        let config = |_: &Path| {
+            format!(
+                "global\n  maxconn 256\n\
+                 defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n\
+                 frontend v1\n  bind {v1}\n  default_backend v1\n\
+                 backend v1\n  server s {backend} send-proxy\n\
+                 frontend v2\n  bind {v2}\n  default_backend v2\n\
+                 backend v2\n  server s {backend} send-proxy-v2\n"
+            )
         };
-        let (v1, v2) = (free(), free());
-        let dir = std::env::temp_dir().join(format!("socketnaut-haproxy-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let config = format!(
-            "global\n  maxconn 256\n\
-             defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n\
-             frontend v1\n  bind {v1}\n  default_backend v1\n\
-             backend v1\n  server s {backend} send-proxy\n\
-             frontend v2\n  bind {v2}\n  default_backend v2\n\
-             backend v2\n  server s {backend} send-proxy-v2\n"
+        let peer = Peer::start(
+            "haproxy",
+            "apt-get install haproxy",
+            &["-db", "-f", "{config}"],
+            config,
+            &[v1, v2],
         );
-        let path = dir.join("haproxy.cfg");
-        std::fs::write(&path, config).unwrap();
-        let child = Command::new("haproxy")
-            .arg("-db")
-            .arg("-f")
-            .arg(&path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start haproxy");
-        let haproxy = Haproxy { child, dir, v1, v2 };
-        assert!(
-            wait_for(LONG, || TcpStream::connect(v1).is_ok()
-                && TcpStream::connect(v2).is_ok()),
-            "haproxy did not start listening"
-        );
-        haproxy
-    }
-}
-
-impl Drop for Haproxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        Haproxy {
+            _peer: peer,
+            v1,
+            v2,
+        }
     }
 }
 

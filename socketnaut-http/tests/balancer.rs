@@ -11,92 +11,57 @@
 mod common;
 
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::Conn;
+#[path = "../../socketnaut-core/tests/common/peer.rs"]
+mod peer;
+
+use common::{server, Conn};
+use peer::{free_addr, Peer};
 use socketnaut_core::ServiceProxy;
 use socketnaut_http::{Http, Request, Response};
 
 /// A backend answering every request with its name, after a short pause so that requests are
 /// in flight when the drain begins.
 fn backend(name: &'static str) -> ServiceProxy {
-    let proxy = Http::new(move |_req: Request| {
+    server(Http::new(move |_req: Request| {
         thread::sleep(Duration::from_millis(2));
         Response::new(name.into())
-    })
-    .proxy()
-    .bind("127.0.0.1:0")
-    .build()
-    .expect("build");
-    proxy.ready().expect("ready");
-    proxy
+    }))
 }
 
-struct Haproxy {
-    child: Child,
-    dir: PathBuf,
-    front: SocketAddr,
-}
-
-impl Haproxy {
-    fn start(backends: &[SocketAddr]) -> Haproxy {
-        if Command::new("haproxy").arg("-v").output().is_err() {
-            panic!("haproxy is required (installed by .ci/run; apt-get install haproxy)");
-        }
-        let front = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
-        let servers: String = backends
-            .iter()
-            .enumerate()
-            .map(|(i, addr)| format!("  server s{i} {addr} check inter 100ms fall 1 rise 1\n"))
-            .collect();
-        // Retries with redispatch: a connection refused by a backend that stopped listening,
-        // or an idle pooled connection it closed, is retried on another one.
-        let config = format!(
+/// HAProxy in HTTP mode over `backends`, with health checks. Retries with redispatch: a
+/// connection refused by a backend that stopped listening, or an idle pooled connection it
+/// closed, is retried on another one.
+fn haproxy(backends: &[SocketAddr]) -> (Peer, SocketAddr) {
+    let front = free_addr();
+    let servers: String = backends
+        .iter()
+        .enumerate()
+        .map(|(i, addr)| format!("  server s{i} {addr} check inter 100ms fall 1 rise 1\n"))
+        .collect();
+    let config = |_: &Path| {
+        format!(
             "global\n  maxconn 256\n\
              defaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n\
              \x20 retries 3\n  option redispatch 1\n  retry-on all-retryable-errors\n\
              frontend web\n  bind {front}\n  default_backend app\n\
              backend app\n  balance roundrobin\n{servers}"
-        );
-        let dir = std::env::temp_dir().join(format!("socketnaut-balancer-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("haproxy.cfg");
-        std::fs::write(&path, config).unwrap();
-        let child = Command::new("haproxy")
-            .arg("-db")
-            .arg("-f")
-            .arg(&path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start haproxy");
-        let started = Instant::now();
-        while TcpStream::connect(front).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "haproxy did not start"
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
-        Haproxy { child, dir, front }
-    }
-}
-
-impl Drop for Haproxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+        )
+    };
+    let peer = Peer::start(
+        "haproxy",
+        "apt-get install haproxy",
+        &["-db", "-f", "{config}"],
+        config,
+        &[front],
+    );
+    (peer, front)
 }
 
 /// One request over `conn`, reconnecting once if the balancer closed the idle connection.
@@ -116,8 +81,7 @@ fn get(conn: &mut Option<Conn>, front: SocketAddr) -> io::Result<String> {
 #[test]
 fn a_backend_drains_and_exits_behind_haproxy_without_failing_a_request() {
     let (a, b) = (backend("a"), backend("b"));
-    let haproxy = Haproxy::start(&[a.local_addr(), b.local_addr()]);
-    let front = haproxy.front;
+    let (haproxy, front) = haproxy(&[a.local_addr(), b.local_addr()]);
     // Both backends in rotation before the update.
     let mut warm = None;
     let mut names: Vec<String> = (0..20).map(|_| get(&mut warm, front).unwrap()).collect();

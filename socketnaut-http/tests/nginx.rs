@@ -3,97 +3,47 @@
 
 mod common;
 
-use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
 
-use common::{app, random_bytes, Conn};
-use socketnaut_core::ServiceProxy;
+#[path = "../../socketnaut-core/tests/common/peer.rs"]
+mod peer;
+
+use common::{app, random_bytes, server, Conn};
+use peer::{free_addr, Peer};
 use socketnaut_http::Http;
 
 const STREAM_MODULE: &str = "/usr/lib/nginx/modules/ngx_stream_module.so";
 
-struct Nginx {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Nginx {
-    /// Starts nginx in the foreground, as one process, with `body` after the common top of
-    /// the configuration; waits until every address in `listening` accepts.
-    fn start(name: &str, body: &str, listening: &[SocketAddr]) -> Nginx {
-        if Command::new("nginx").arg("-v").output().is_err() || !Path::new(STREAM_MODULE).exists() {
-            panic!("nginx with its stream module is required (installed by .ci/run: apt-get install nginx libnginx-mod-stream)");
-        }
-        let dir =
-            std::env::temp_dir().join(format!("socketnaut-nginx-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+/// nginx in the foreground as one process, with `body` after the common top of the
+/// configuration.
+fn nginx(body: &str, listening: &[SocketAddr]) -> Peer {
+    assert!(
+        Path::new(STREAM_MODULE).exists(),
+        "nginx's stream module is required (installed by .ci/run; apt-get install libnginx-mod-stream)"
+    );
+    let config = |dir: &Path| {
         let d = dir.display();
-        let config = format!(
+        format!(
             "load_module {STREAM_MODULE};\n\
              daemon off;\nmaster_process off;\nworker_processes 1;\n\
              pid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
              events {{ worker_connections 256; }}\n{body}"
-        );
-        let path = dir.join("nginx.conf");
-        std::fs::write(&path, config).unwrap();
-        let child = Command::new("nginx")
-            .arg("-p")
-            .arg(&dir)
-            .arg("-c")
-            .arg(&path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start nginx");
-        let nginx = Nginx { child, dir };
-        let started = Instant::now();
-        for addr in listening {
-            while TcpStream::connect(addr).is_err() {
-                assert!(
-                    started.elapsed() < Duration::from_secs(10),
-                    "nginx did not start: {}",
-                    std::fs::read_to_string(nginx.dir.join("error.log")).unwrap_or_default()
-                );
-                thread::sleep(Duration::from_millis(20));
-            }
-        }
-        nginx
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-fn serve(http: Http, proxy_protocol: bool) -> ServiceProxy {
-    let proxy = http
-        .proxy()
-        .bind("127.0.0.1:0")
-        .proxy_protocol(proxy_protocol)
-        .build()
-        .expect("build");
-    proxy.ready().expect("ready");
-    proxy
+        )
+    };
+    Peer::start(
+        "nginx",
+        "apt-get install nginx libnginx-mod-stream",
+        &["-p", "{dir}", "-c", "{config}"],
+        config,
+        listening,
+    )
 }
 
 #[test]
 fn behind_nginx_as_an_http_reverse_proxy() {
-    let server = serve(Http::new(app), false);
+    let server = server(Http::new(app));
     let front = free_addr();
     let body = format!(
         "http {{\n  access_log off;\n\
@@ -105,7 +55,7 @@ fn behind_nginx_as_an_http_reverse_proxy() {
          \x20 }}\n}}\n",
         server.local_addr()
     );
-    let nginx = Nginx::start("http", &body, &[front]);
+    let nginx = nginx(&body, &[front]);
     let mut c = Conn::open(front);
     for _ in 0..200 {
         let r = c.get("/");
@@ -140,13 +90,19 @@ fn behind_nginx_as_an_http_reverse_proxy() {
 
 #[test]
 fn behind_nginx_sending_the_proxy_protocol() {
-    let server = serve(Http::new(app), true);
+    let server = Http::new(app)
+        .proxy()
+        .bind("127.0.0.1:0")
+        .proxy_protocol(true)
+        .build()
+        .expect("build");
+    server.ready().expect("ready");
     let front = free_addr();
     let body = format!(
         "stream {{\n  server {{ listen {front}; proxy_pass {}; proxy_protocol on; }}\n}}\n",
         server.local_addr()
     );
-    let nginx = Nginx::start("stream", &body, &[front]);
+    let nginx = nginx(&body, &[front]);
     let mut c = Conn::open(front);
     let me = c.writer.local_addr().unwrap();
     let r = c.get("/info");
@@ -156,7 +112,6 @@ fn behind_nginx_sending_the_proxy_protocol() {
         format!("{me} {front}"),
         "the handler sees the client and the address it connected to, not nginx"
     );
-    c.writer.flush().unwrap();
     assert_eq!(server.stats().proxy_header_errors, 0);
     drop(c);
     drop(nginx);

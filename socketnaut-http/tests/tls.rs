@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{app, random_bytes};
+use common::{app, random_bytes, server};
 use socketnaut_core::ServiceProxy;
 use socketnaut_http::rustls;
 use socketnaut_http::Http;
@@ -62,14 +62,7 @@ fn client_config(pki: &Pki) -> Arc<rustls::ClientConfig> {
 }
 
 fn https_server(pki: &Pki, http: Http) -> ServiceProxy {
-    let proxy = http
-        .tls(server_config(pki))
-        .proxy()
-        .bind("127.0.0.1:0")
-        .build()
-        .expect("build");
-    proxy.ready().expect("ready");
-    proxy
+    server(http.tls(server_config(pki)))
 }
 
 type TlsStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;

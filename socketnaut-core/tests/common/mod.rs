@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub mod peer;
+
 use socketnaut_core::mio;
 use socketnaut_core::{
     ConnContext, ConnEvent, Connection, EventedConnection, EventedServer, ProxySocketAddressInfo,
