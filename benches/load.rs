@@ -84,44 +84,42 @@ struct Row {
 }
 
 impl Row {
-    fn line(&self) -> String {
+    /// The measured columns (req/s, p50, p99, p99.9, errors, CPU/req, runs/req), blank for a
+    /// row without load statistics.
+    fn cells(&self) -> [String; 7] {
         match &self.stats {
-            Some(s) => format!(
-                "{:<44} {:>9.0} req/s  p50 {:>7}  p99 {:>7}  p99.9 {:>7}  errors {:>3}  cpu/req {:>8}  runs/req {:>5}  {}",
-                self.name,
-                s.rps,
+            Some(s) => [
+                format!("{:.0}", s.rps),
                 fmt_us(s.p50),
                 fmt_us(s.p99),
                 fmt_us(s.p999),
-                s.errors,
+                s.errors.to_string(),
                 s.cpu(),
                 s.runs(),
-                self.result
-            ),
-            None => format!("{:<44} {}", self.name, self.result),
+            ],
+            None => Default::default(),
         }
     }
 
-    fn markdown(&self) -> String {
-        match &self.stats {
-            Some(s) => format!(
-                "| {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                self.name,
-                s.rps,
-                fmt_us(s.p50),
-                fmt_us(s.p99),
-                fmt_us(s.p999),
-                s.errors,
-                s.cpu(),
-                s.runs(),
-                self.result,
-                self.target
-            ),
-            None => format!(
-                "| {} | | | | | | | | {} | {} |",
-                self.name, self.result, self.target
-            ),
+    fn line(&self) -> String {
+        if self.stats.is_none() {
+            return format!("{:<44} {}", self.name, self.result);
         }
+        let [rps, p50, p99, p999, errors, cpu, runs] = self.cells();
+        format!(
+            "{:<44} {rps:>9} req/s  p50 {p50:>7}  p99 {p99:>7}  p99.9 {p999:>7}  errors {errors:>3}  cpu/req {cpu:>8}  runs/req {runs:>5}  {}",
+            self.name, self.result
+        )
+    }
+
+    fn markdown(&self) -> String {
+        format!(
+            "| {} | {} | {} | {} |",
+            self.name,
+            self.cells().join(" | "),
+            self.result,
+            self.target
+        )
     }
 }
 
