@@ -183,8 +183,8 @@ fn versus_ceiling(
             let mut s = run_load(addr, &[("/", 64)], close, (ROUND_WARMUP, slice), threads);
             s.remove(0)
         };
-        let c = load(ceiling.addr, CEILING_THREADS);
-        let s = load(proxy.local_addr(), SERVER_THREADS);
+        let c = load(ceiling.addr, Some(CEILING_THREADS));
+        let s = load(proxy.local_addr(), Some(SERVER_THREADS));
         ratios.push(s.rps / c.rps.max(1.0));
         ceilings.push(c);
         servers.push(s);
@@ -277,7 +277,7 @@ fn versus_ideal(
         &[(path, conns)],
         false,
         (WARMUP, duration),
-        SERVER_THREADS,
+        Some(SERVER_THREADS),
     );
     let workers = proxy.stats().workers.len();
     ideal_row(
@@ -312,7 +312,7 @@ fn seed_hello_world(duration: Duration, _cores: usize) -> Vec<Row> {
             &[("/", 200)],
             false,
             (WARMUP, duration),
-            SERVER_THREADS,
+            Some(SERVER_THREADS),
         );
         rows.extend(ideal_row(
             name,
@@ -332,7 +332,7 @@ fn slow_does_not_stall_fast(duration: Duration, _cores: usize) -> Vec<Row> {
         &[("/", 60), ("/slow", 4)],
         false,
         (WARMUP, duration),
-        SERVER_THREADS,
+        Some(SERVER_THREADS),
     );
     let workers = proxy.stats().workers.len();
     let fast = s[0].clone();
@@ -471,13 +471,14 @@ struct Client {
 
 /// Drives `mix` (path, connections) against `addr` for `duration` after a `warmup`.
 /// Each connection sends one request, waits for the whole response, then sends the next (or,
-/// with `close`, closes and reconnects). Returns one result per class in `mix`.
+/// with `close`, closes and reconnects). Returns one result per class in `mix`, with the CPU
+/// of the server's threads (named `server_threads`…) when they can be told apart.
 fn run_load(
     addr: SocketAddr,
     mix: &[(&str, usize)],
     close: bool,
     (warmup, duration): (Duration, Duration),
-    server_threads: &'static str,
+    server_threads: Option<&'static str>,
 ) -> Vec<LoadStats> {
     let requests: Vec<Vec<u8>> = mix
         .iter()
@@ -527,10 +528,10 @@ fn run_load(
         open(class, &mut poll, &mut clients, &mut next_token);
     }
     let mut scratch = vec![0u8; 64 * 1024];
-    let mut cpu = CpuTracker::new(server_threads);
+    let mut cpu = server_threads.map(CpuTracker::new);
     let mut next_sample = measure_from;
     while Instant::now() < end {
-        if Instant::now() >= next_sample {
+        if let Some(cpu) = cpu.as_mut().filter(|_| Instant::now() >= next_sample) {
             if cpu.started {
                 cpu.sample();
             } else {
@@ -628,10 +629,15 @@ fn run_load(
             }
         }
     }
-    cpu.sample();
-    let [cpu, runs] = cpu.totals();
     let total = latencies.iter().map(Vec::len).sum::<usize>().max(1) as f64;
-    let (cpu_ns_per_req, runs_per_req) = (cpu as f64 / total, runs as f64 / total);
+    let (cpu_ns_per_req, runs_per_req) = match cpu.as_mut() {
+        Some(cpu) => {
+            cpu.sample();
+            let [cpu, runs] = cpu.totals();
+            (cpu as f64 / total, runs as f64 / total)
+        }
+        None => (f64::NAN, f64::NAN),
+    };
     let seconds = duration.as_secs_f64();
     latencies
         .into_iter()
@@ -815,7 +821,7 @@ fn field_tiny_http(duration: Duration, cores: usize) -> Vec<Row> {
             &[(path, 64)],
             false,
             (WARMUP, duration),
-            SERVER_THREADS,
+            Some(SERVER_THREADS),
         )
         .remove(0);
         let workers = ours.stats().workers.len();
@@ -827,10 +833,8 @@ fn field_tiny_http(duration: Duration, cores: usize) -> Vec<Row> {
         });
         for threads in [cores, 64] {
             let tiny = TinyHttp::start(threads);
-            let mut theirs =
-                run_load(tiny.addr, &[(path, 64)], false, (WARMUP, duration), "").remove(0);
-            theirs.cpu_ns_per_req = f64::NAN;
-            theirs.runs_per_req = f64::NAN;
+            let theirs =
+                run_load(tiny.addr, &[(path, 64)], false, (WARMUP, duration), None).remove(0);
             let versus = match ideal {
                 Some(ideal) => format!(
                     "{:.2} of ideal; socketnaut {:.2}",
