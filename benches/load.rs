@@ -6,6 +6,7 @@
 //! cargo bench --bench load                    # every scenario
 //! cargo bench --bench load -- blocking_10ms   # one (substring filter)
 //! SOCKETNAUT_BENCH_SECS=10 cargo bench --bench load
+//! SOCKETNAUT_BENCH_ACCEPT_BATCH_US=0 cargo bench --bench load -- hello_close   # no batching
 //! ```
 
 use std::collections::HashMap;
@@ -133,14 +134,20 @@ fn fmt_us(us: u64) -> String {
 
 type HandlerFn = fn(socketnaut_http::Request) -> socketnaut_http::Response;
 
+/// The server on its default configuration. `SOCKETNAUT_BENCH_ACCEPT_BATCH_US` overrides the
+/// one setting whose effect docs/ARCHITECTURE.md quotes against its absence (0 turns accept
+/// batching off).
 fn default_server(
     handler: fn(socketnaut_http::Request) -> socketnaut_http::Response,
 ) -> ServiceProxy {
-    let proxy = Http::new(handler)
-        .proxy()
-        .bind("127.0.0.1:0")
-        .build()
-        .expect("server");
+    let mut builder = Http::new(handler).proxy().bind("127.0.0.1:0");
+    if let Some(us) = std::env::var("SOCKETNAUT_BENCH_ACCEPT_BATCH_US")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        builder = builder.accept_batch_window(Duration::from_micros(us));
+    }
+    let proxy = builder.build().expect("server");
     proxy.ready().expect("ready");
     proxy
 }
