@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use crate::pool::WorkerLoad;
 use crate::proxy::Shared;
+use crate::stats::Counters;
 
 /// The address family of a socket address, named as the Node original names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -185,6 +186,13 @@ impl ServiceAgent {
         // Relaxed: a hint polled between requests; the drain message that follows is the
         // synchronising event.
         self.shared.draining.load(Ordering::Relaxed)
+    }
+
+    /// Counts a panic that the server caught itself in [`Stats::panics`](crate::Stats::panics),
+    /// so that figure covers every panic whoever caught it (an HTTP server catches a handler's
+    /// panic to answer 500 on the connection, where the worker would only close it).
+    pub fn count_panic(&self) {
+        Counters::add(&self.shared.counters.panics, 1);
     }
 
     /// The number of connections this worker holds now (including ones queued to it).

@@ -207,6 +207,40 @@ fn a_panicking_connection_costs_only_itself() {
 }
 
 #[test]
+fn a_panic_in_any_connection_method_costs_only_that_connection() {
+    // `socket()` panics for the first connection (at registration), `deadline()` on command.
+    let proxy = ServiceProxy::builder()
+        .bind("127.0.0.1:0")
+        .worker_count(1)
+        .evented(|_| Ok(LineServer::with_socket_panics(1)))
+        .build()
+        .expect("build");
+    proxy.ready().expect("ready");
+    let mut first = Client::connect(proxy.local_addr());
+    assert!(
+        first.is_closed(),
+        "the connection whose socket() panicked is closed"
+    );
+    let mut other = Client::connect(proxy.local_addr());
+    assert_eq!(other.ask("echo before").unwrap(), "before");
+    let mut victim = Client::connect(proxy.local_addr());
+    assert_eq!(victim.ask("panic-deadline").unwrap(), "armed");
+    assert!(
+        victim.is_closed(),
+        "the connection whose deadline() panicked is closed"
+    );
+    assert_eq!(other.ask("echo after").unwrap(), "after");
+    let stats = proxy.stats();
+    assert_eq!(stats.panics, 2, "{stats}");
+    assert_eq!(stats.replaced, 0, "the worker survived: {stats}");
+    assert!(
+        wait_for(LONG, || proxy.stats().active == 1),
+        "{}",
+        proxy.stats()
+    );
+}
+
+#[test]
 fn a_worker_that_dies_is_replaced() {
     let proxy = evented()
         .worker_count(2)

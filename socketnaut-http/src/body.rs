@@ -8,6 +8,7 @@ use http::HeaderMap;
 use socketnaut_core::ProxySocketAddressInfo;
 
 use crate::error::{self, Reject};
+use crate::grammar;
 use crate::parse::Framing;
 
 /// A request or response body.
@@ -314,17 +315,16 @@ impl Chunked {
                         });
                     };
                     pos += line.len() + 2;
-                    let (size, ext) = match line.iter().position(|&b| b == b';') {
-                        Some(i) => (&line[..i], &line[i..]),
-                        None => (line, &line[line.len()..]),
-                    };
-                    let size = size.trim_ascii_end();
-                    if size.is_empty() || size.len() > 16 || !size.iter().all(u8::is_ascii_hexdigit)
-                    {
+                    // chunk-size = 1*HEXDIG, then nothing or a chunk-ext: whitespace right
+                    // after the size, a bare `;` or a bad extension token is an error.
+                    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+                    let (size, ext) = line.split_at(digits);
+                    let significant = size.iter().skip_while(|&&b| b == b'0').count();
+                    if size.is_empty() || significant > 16 {
                         return Err(Reject::bad("invalid chunk size"));
                     }
-                    if ext.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
-                        return Err(Reject::bad("control character in a chunk extension"));
+                    if !grammar::is_chunk_ext(ext) {
+                        return Err(Reject::bad("invalid chunk extension"));
                     }
                     self.spend(ext.len(), Reject::bad("chunk extensions too long"))?;
                     let size =
@@ -474,6 +474,18 @@ mod tests {
             ("ext over budget", b"1;xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n", Err(400)),
             ("trailer over budget", b"0\r\nX: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n\r\n", Err(431)),
             ("bad trailer", b"0\r\nnocolon\r\n\r\n", Err(400)),
+            ("leading zeros", b"0000000000000000003\r\nabc\r\n0\r\n\r\n", Ok((b"abc", 31, true))),
+            ("extension with BWS", b"3 ; a = \"b c\"\r\nabc\r\n0\r\n\r\n", Ok((b"abc", 25, true))),
+            ("space after size", b"3 \r\nabc\r\n0\r\n\r\n", Err(400)),
+            ("tab after size", b"3\t\r\nabc\r\n", Err(400)),
+            ("bare semicolon", b"3;\r\nabc\r\n", Err(400)),
+            ("extension name not a token", b"3;a@b\r\nabc\r\n", Err(400)),
+            ("extension value missing", b"3;a=\r\nabc\r\n", Err(400)),
+            ("space inside size", b"1 0\r\n", Err(400)),
+            ("size prefix 0x", b"0x3\r\nabc\r\n", Err(400)),
+            ("control in extension", b"3;a=\"\x01\"\r\nabc\r\n", Err(400)),
+            ("obs-fold trailer", b"0\r\nA: 1\r\n b\r\n\r\n", Err(400)),
+            ("trailer name with space", b"0\r\nA B: 1\r\n\r\n", Err(400)),
         ];
         for (name, input, want) in rows {
             let got = decode_all(Framing::Chunked, input).map_err(|r| r.status.as_u16());

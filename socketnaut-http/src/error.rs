@@ -38,3 +38,7 @@ pub(crate) const VERSION: Reject = Reject::new(
 );
 pub(crate) const TIMEOUT: Reject =
     Reject::new(StatusCode::REQUEST_TIMEOUT, "request not received in time");
+/// RFC 9110 §9.3.6: a server that does not tunnel answers `CONNECT` with 501 (and, as for
+/// every rejection here, closes: the client may already be sending tunnel bytes).
+pub(crate) const CONNECT: Reject =
+    Reject::new(StatusCode::NOT_IMPLEMENTED, "CONNECT is not supported");

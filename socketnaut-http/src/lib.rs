@@ -29,6 +29,7 @@ mod body;
 mod buf;
 mod conn;
 mod error;
+mod grammar;
 mod handler;
 mod parse;
 mod response;

@@ -10,6 +10,7 @@ use std::mem::MaybeUninit;
 use bytes::Bytes;
 
 use crate::error::{self, Reject};
+use crate::grammar::{self, TargetForm};
 use crate::Limits;
 
 /// Header slots kept on the stack; larger `max_headers` limits use the heap.
@@ -102,6 +103,15 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits) -> Result<Parsed, Reject> 
     };
     let method = Method::from_bytes(req.method.unwrap_or_default().as_bytes())
         .map_err(|_| Reject::bad("invalid method"))?;
+    let target = req.path.unwrap_or_default().as_bytes();
+    let form = grammar::target_form(target).ok_or(Reject::bad("invalid request target"))?;
+    match form {
+        _ if method == Method::CONNECT => return Err(error::CONNECT),
+        TargetForm::Origin | TargetForm::Absolute { .. } => {}
+        TargetForm::Asterisk if method == Method::OPTIONS => {}
+        TargetForm::Asterisk => return Err(Reject::bad("the * target is only for OPTIONS")),
+        TargetForm::Authority => return Err(Reject::bad("the authority form is only for CONNECT")),
+    }
     // One copy of the whole head; the target and every header value are slices of it, so a
     // request costs one allocation here however many fields it has.
     let shared = Bytes::copy_from_slice(&buf[..len]);
@@ -110,7 +120,7 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits) -> Result<Parsed, Reject> 
         let start = part.as_ptr() as usize - buf.as_ptr() as usize;
         shared.slice(start..start + part.len())
     };
-    let uri = Uri::from_maybe_shared(slice_of(req.path.unwrap_or_default().as_bytes()))
+    let uri = Uri::from_maybe_shared(slice_of(target))
         .map_err(|_| Reject::bad("invalid request target"))?;
     let mut headers = HeaderMap::with_capacity(req.headers.len());
     // Which framing-relevant fields are present, noted while building the map so the common
@@ -130,8 +140,24 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits) -> Result<Parsed, Reject> 
     } else {
         Framing::Empty
     };
-    if version == Version::HTTP_11 && seen.hosts != 1 {
+    if seen.hosts > 1 || (version == Version::HTTP_11 && seen.hosts == 0) {
         return Err(Reject::bad("HTTP/1.1 requires exactly one Host header"));
+    }
+    let host = (seen.hosts == 1)
+        .then(|| headers.get(header::HOST))
+        .flatten();
+    if host.is_some_and(|h| !grammar::is_host(h.as_bytes())) {
+        return Err(Reject::bad("invalid Host header"));
+    }
+    if let TargetForm::Absolute {
+        authority: (start, len),
+    } = form
+    {
+        // RFC 9112 §3.2.2: the target's authority wins and `Host` is ignored; the handler
+        // sees the one that counts in both places.
+        let authority = HeaderValue::from_maybe_shared(slice_of(&target[start..start + len]))
+            .map_err(|_| Reject::bad("invalid request target"))?;
+        headers.insert(header::HOST, authority);
     }
     let mut expect_continue = false;
     if let Some(expect) = seen.expect.then(|| headers.get(header::EXPECT)).flatten() {
@@ -192,7 +218,8 @@ fn trim_cr(line: &[u8]) -> &[u8] {
 }
 
 /// httparse only knows HTTP/1.x: a well-formed `HTTP/d.d` version it refuses is one we do not
-/// support (505); anything else in its place is malformed (400).
+/// support (505); anything else in its place, `HTTP/1` included, is not an `HTTP-version`
+/// token at all (RFC 9112 §2.3) and so malformed (400).
 fn version_error(buf: &[u8]) -> Reject {
     let line_end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
     let line = trim_cr(&buf[..line_end]);
@@ -206,7 +233,6 @@ fn version_error(buf: &[u8]) -> Reject {
         {
             error::VERSION
         }
-        [b'H', b'T', b'T', b'P', b'/', major] if major.is_ascii_digit() => error::VERSION,
         _ => Reject::bad("malformed request line"),
     }
 }
@@ -255,25 +281,25 @@ fn framing(headers: &HeaderMap, version: Version) -> Result<Framing, Reject> {
         };
     }
     if has_cl {
-        let mut length: Option<u64> = None;
-        for item in list(headers, &header::CONTENT_LENGTH) {
-            if !item.iter().all(u8::is_ascii_digit) {
-                return Err(Reject::bad("Content-Length is not a number"));
-            }
-            let n: u64 = std::str::from_utf8(item)
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .ok_or(Reject::bad("Content-Length does not fit"))?;
-            if length.is_some_and(|l| l != n) {
-                return Err(Reject::bad("conflicting Content-Length values"));
-            }
-            length = Some(n);
+        // Exactly one field of plain digits. RFC 9112 §6.3 lets a recipient either reject
+        // repeated or list-valued lengths (`5, 5`) or fold identical ones; rejecting leaves no
+        // two parsers in a chain disagreeing about where this body ends.
+        let mut values = headers.get_all(header::CONTENT_LENGTH).iter();
+        let value = values.next().expect("present").as_bytes();
+        if values.next().is_some() {
+            return Err(Reject::bad("repeated Content-Length"));
         }
-        return match length {
-            Some(0) => Ok(Framing::Empty),
-            Some(n) => Ok(Framing::Length(n)),
-            None => Err(Reject::bad("empty Content-Length")),
-        };
+        if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+            return Err(Reject::bad("Content-Length is not a number"));
+        }
+        let n: u64 = std::str::from_utf8(value)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or(Reject::bad("Content-Length does not fit"))?;
+        return Ok(match n {
+            0 => Framing::Empty,
+            n => Framing::Length(n),
+        });
     }
     Ok(Framing::Empty)
 }
@@ -335,6 +361,30 @@ mod tests {
         garbage_version: "GET / HXTP/1.1\r\nHost: a\r\n\r\n" => 400;
         bad_expect: "GET / HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\n\r\n" => 417;
         space_in_target: "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n" => 400;
+        cl_list_of_equal_values: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5,5\r\n\r\n" => 400;
+        cl_repeated_equal: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n" => 400;
+        http1_without_minor: "GET / HTTP/1\r\nHost: a\r\n\r\n" => 400;
+        lowercase_version: "GET / http/1.1\r\nHost: a\r\n\r\n" => 400;
+        host_with_space: "GET / HTTP/1.1\r\nHost: a b\r\n\r\n" => 400;
+        host_with_slash: "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n" => 400;
+        host_with_userinfo: "GET / HTTP/1.1\r\nHost: u@a\r\n\r\n" => 400;
+        host_with_angle: "GET / HTTP/1.1\r\nHost: a<b\r\n\r\n" => 400;
+        host_extra_colon: "GET / HTTP/1.1\r\nHost: a:1:2\r\n\r\n" => 400;
+        host_list: "GET / HTTP/1.1\r\nHost: a, b\r\n\r\n" => 400;
+        host_empty: "GET / HTTP/1.1\r\nHost:\r\n\r\n" => 400;
+        host_invalid_in_http10: "GET / HTTP/1.0\r\nHost: a b\r\n\r\n" => 400;
+        two_hosts_in_http10: "GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n" => 400;
+        asterisk_with_get: "GET * HTTP/1.1\r\nHost: a\r\n\r\n" => 400;
+        connect_is_not_implemented: "CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n" => 501;
+        authority_form_with_get: "GET a.example:443 HTTP/1.1\r\nHost: a\r\n\r\n" => 400;
+        absolute_form_other_scheme: "GET ftp://a/ HTTP/1.1\r\nHost: a\r\n\r\n" => 400;
+        absolute_form_userinfo: "GET http://u:p@a/ HTTP/1.1\r\nHost: a\r\n\r\n" => 400;
+        absolute_form_still_needs_host: "GET http://a/ HTTP/1.1\r\n\r\n" => 400;
+        non_ascii_target: "GET /caf\u{e9} HTTP/1.1\r\nHost: a\r\n\r\n" => 400;
+        fragment_in_target: "GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n" => 400;
+        bad_percent_escape: "GET /%g0 HTTP/1.1\r\nHost: a\r\n\r\n" => 400;
+        whitespace_before_first_field: "GET / HTTP/1.1\r\n Host: a\r\n\r\n" => 400;
+        method_not_a_token: "G(T / HTTP/1.1\r\nHost: a\r\n\r\n" => 400;
     }
 
     #[test]
@@ -382,10 +432,23 @@ mod tests {
                 "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n",
                 |h| assert_eq!(h.framing, Framing::Length(5)),
             ),
+            ("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", |h| {
+                assert_eq!(h.method, Method::OPTIONS);
+                assert_eq!(h.uri, "*");
+            }),
+            // The absolute form's authority replaces Host (RFC 9112 §3.2.2).
             (
-                "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
-                |h| assert_eq!(h.framing, Framing::Length(5)),
+                "GET http://real.example:8080/p?q HTTP/1.1\r\nHost: other\r\n\r\n",
+                |h| {
+                    assert_eq!(h.headers[header::HOST], "real.example:8080");
+                    assert_eq!(h.headers.get_all(header::HOST).iter().count(), 1);
+                    assert_eq!(h.uri.host(), Some("real.example"));
+                    assert_eq!(h.uri.path(), "/p");
+                },
             ),
+            ("GET / HTTP/1.0\r\nHost: [::1]:80\r\n\r\n", |h| {
+                assert_eq!(h.headers[header::HOST], "[::1]:80")
+            }),
             (
                 "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n",
                 |h| assert_eq!(h.framing, Framing::Chunked),

@@ -259,6 +259,20 @@ struct EventedLoop<'a> {
     now: Instant,
 }
 
+/// Runs one of a connection's methods other than `on_event` (whose result decides more, and
+/// which `dispatch` guards itself) under `catch_unwind`. `None` means it panicked: counted and
+/// logged here; the caller closes the connection, and the worker goes on.
+fn guarded<T>(agent: &ServiceAgent, method: &str, f: impl FnOnce() -> T) -> Option<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(value) => Some(value),
+        Err(p) => {
+            Counters::add(&agent.shared.counters.panics, 1);
+            log::error!(target: AGENT, "{}: connection's {method}() panicked: {}; connection closed", agent.name, panic_message(&*p));
+            None
+        }
+    }
+}
+
 fn voluntary_switches() -> Option<std::ffi::c_long> {
     nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_THREAD)
         .ok()
@@ -534,12 +548,18 @@ impl<'a> EventedLoop<'a> {
             suspect: false,
         });
         let entry = self.conns.get_mut(token).expect("just inserted");
-        if let Err(e) = self.poll.registry().register(
-            entry.conn.socket(),
-            Token(token),
-            Interest::READABLE | Interest::WRITABLE,
-        ) {
+        let registry = self.poll.registry();
+        let registered = guarded(self.agent, "socket", || {
+            registry.register(
+                entry.conn.socket(),
+                Token(token),
+                Interest::READABLE | Interest::WRITABLE,
+            )
+        });
+        if let Some(Err(e)) = &registered {
             log::warn!(target: AGENT, "{}: registering a connection: {e}; closing it", self.agent.name);
+        }
+        if !matches!(registered, Some(Ok(()))) {
             self.conns.remove(token);
             connection_closed(self.agent, 1);
             return;
@@ -645,10 +665,25 @@ impl<'a> EventedLoop<'a> {
         let mut moving = Vec::with_capacity(tokens.len());
         for token in tokens {
             let mut entry = self.conns.remove(token).expect("token just listed");
-            if let Err(e) = self.poll.registry().deregister(entry.conn.socket()) {
-                log::warn!(target: AGENT, "{}: deregistering a migrating connection: {e}", self.agent.name);
+            let registry = self.poll.registry();
+            match guarded(self.agent, "socket", || {
+                registry.deregister(entry.conn.socket())
+            }) {
+                Some(Ok(())) => {}
+                Some(Err(e)) => {
+                    log::warn!(target: AGENT, "{}: deregistering a migrating connection: {e}", self.agent.name);
+                }
+                None => {
+                    // Dropping it closes the socket, which also leaves the epoll set.
+                    drop(entry);
+                    connection_closed(self.agent, 1);
+                    continue;
+                }
             }
             moving.push(entry.conn);
+        }
+        if moving.is_empty() {
+            return;
         }
         log::debug!(target: AGENT, "{}: handing {} connections to other workers ({})", self.agent.name, moving.len(), if isolate { "a callback blocked" } else { "released" });
         self.agent
@@ -666,11 +701,15 @@ impl<'a> EventedLoop<'a> {
         let Some(entry) = self.conns.get_mut(token) else {
             return;
         };
-        if let Some(deadline) = entry.conn.deadline() {
-            if entry.scheduled.is_none_or(|s| deadline < s) {
-                entry.scheduled = Some(deadline);
-                self.timers.push(Reverse((deadline, token)));
+        match guarded(self.agent, "deadline", || entry.conn.deadline()) {
+            Some(Some(deadline)) => {
+                if entry.scheduled.is_none_or(|s| deadline < s) {
+                    entry.scheduled = Some(deadline);
+                    self.timers.push(Reverse((deadline, token)));
+                }
             }
+            Some(None) => {}
+            None => self.close(token),
         }
     }
 
@@ -693,10 +732,11 @@ impl<'a> EventedLoop<'a> {
                 continue; // stale: superseded by an earlier deadline
             }
             entry.scheduled = None;
-            match entry.conn.deadline() {
-                Some(d) if d <= now => self.dispatch(token, ConnEvent::Timer),
-                Some(_) => self.schedule(token),
-                None => {}
+            match guarded(self.agent, "deadline", || entry.conn.deadline()) {
+                Some(Some(d)) if d <= now => self.dispatch(token, ConnEvent::Timer),
+                Some(Some(_)) => self.schedule(token),
+                Some(None) => {}
+                None => self.close(token),
             }
         }
     }

@@ -3,12 +3,13 @@
 //! Commands (one per line), answered with one line:
 //! `echo X` → `X`; `sleep MS` → `slept` after blocking MS ms; `spin MS` → `spun` after
 //! busy-waiting; `panic` → the callback panics; `die` → the worker's `after_events` panics
-//! (evented) ; `info` → `REMOTE LOCAL WORKER`; `worker` → the worker id.
+//! (evented); `panic-deadline` → the connection's `deadline()` panics (evented); `info` →
+//! `REMOTE LOCAL WORKER`; `worker` → the worker id.
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -43,6 +44,7 @@ pub fn answer(line: &str, info: &ProxySocketAddressInfo, agent: &ServiceAgent) -
             agent.worker_id()
         ),
         "worker" => agent.worker_id().to_string(),
+        "panic-deadline" => "armed".to_owned(),
         _ => return None,
     })
 }
@@ -63,12 +65,19 @@ pub fn blocking_server(conn: Connection, agent: &ServiceAgent) -> io::Result<()>
 /// An evented server; `die` makes `after_events` panic on that worker.
 pub struct LineServer {
     die: Arc<AtomicBool>,
+    /// The next this many connections panic in `socket()` (at registration).
+    socket_panics: AtomicUsize,
 }
 
 impl LineServer {
     pub fn new() -> LineServer {
+        LineServer::with_socket_panics(0)
+    }
+
+    pub fn with_socket_panics(n: usize) -> LineServer {
         LineServer {
             die: Arc::new(AtomicBool::new(false)),
+            socket_panics: AtomicUsize::new(n),
         }
     }
 }
@@ -88,6 +97,11 @@ impl EventedServer for LineServer {
             outbuf: Vec::new(),
             die: self.die.clone(),
             eof: false,
+            socket_panics: self
+                .socket_panics
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_ok(),
+            deadline_panics: false,
         }))
     }
 
@@ -105,10 +119,13 @@ struct LineConn {
     outbuf: Vec<u8>,
     die: Arc<AtomicBool>,
     eof: bool,
+    socket_panics: bool,
+    deadline_panics: bool,
 }
 
 impl EventedConnection for LineConn {
     fn socket(&mut self) -> &mut mio::net::TcpStream {
+        assert!(!self.socket_panics, "socket() asked to panic");
         &mut self.socket
     }
 
@@ -141,6 +158,7 @@ impl EventedConnection for LineConn {
             if line == "die" {
                 self.die.store(true, Ordering::Relaxed);
             }
+            self.deadline_panics |= line == "panic-deadline";
             let reply = answer(&line, &self.info, cx.agent()).unwrap_or_else(|| "?".to_owned());
             self.outbuf
                 .extend_from_slice(format!("{reply}\n").as_bytes());
@@ -173,6 +191,7 @@ impl EventedConnection for LineConn {
     }
 
     fn deadline(&self) -> Option<Instant> {
+        assert!(!self.deadline_panics, "deadline() asked to panic");
         None
     }
 }
