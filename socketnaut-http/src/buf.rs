@@ -5,6 +5,8 @@ use std::cell::RefCell;
 
 /// Size of a pooled buffer: room for a typical request head and a read burst.
 pub(crate) const CHUNK: usize = 16 * 1024;
+/// The most buffered bytes `ReadBuf::shrink` copies out of a pooled buffer.
+const SHRINK_MAX: usize = CHUNK / 4;
 /// Buffers kept per thread; beyond this, returned buffers are freed.
 const POOL_MAX: usize = 64;
 
@@ -93,8 +95,15 @@ impl ReadBuf {
 
     /// Space to read into, at least `CHUNK / 4` bytes, compacting or growing as needed.
     pub(crate) fn spare(&mut self) -> &mut [u8] {
-        if self.data.is_empty() {
-            self.data = take_read();
+        if self.data.len() < CHUNK {
+            // None yet, or a small copy kept while waiting (see `shrink`): read into a
+            // pooled buffer again.
+            let mut pooled = take_read();
+            let n = self.len();
+            pooled[..n].copy_from_slice(self.bytes());
+            self.data = pooled;
+            self.start = 0;
+            self.end = n;
         }
         if self.data.len() - self.end < CHUNK / 4 {
             if self.start > 0 {
@@ -112,6 +121,25 @@ impl ReadBuf {
 
     pub(crate) fn commit(&mut self, n: usize) {
         self.end += n;
+    }
+
+    /// Before waiting for more bytes: gives the pooled buffer back and keeps what is buffered
+    /// in an allocation of its own size, if that is at most `SHRINK_MAX`. A connection that
+    /// has sent part of a request head then holds what it sent, not a read buffer (so 10,000
+    /// such connections cost their bytes, not 10,000 × `CHUNK`). Larger remainders keep the
+    /// buffer: they cost at most 4× what arrived, and copying them on every event would cost
+    /// more CPU than it saves memory.
+    pub(crate) fn shrink(&mut self) {
+        if self.is_empty() {
+            return self.release_if_empty();
+        }
+        if self.data.len() < CHUNK || self.len() > SHRINK_MAX {
+            return;
+        }
+        let kept = self.bytes().to_vec();
+        give_read(std::mem::replace(&mut self.data, kept));
+        self.start = 0;
+        self.end = self.data.len();
     }
 
     /// Returns the memory to the pool if nothing is buffered.
@@ -146,5 +174,32 @@ mod tests {
         b.consume(len);
         b.release_if_empty();
         assert_eq!(b.data.capacity(), 0);
+    }
+
+    #[test]
+    fn shrink_keeps_only_what_arrived_and_reading_resumes() {
+        let mut b = ReadBuf::default();
+        b.spare()[..4].copy_from_slice(b"GET ");
+        b.commit(4);
+        b.consume(1);
+        b.shrink();
+        assert_eq!(b.bytes(), b"ET ");
+        assert_eq!(b.data.capacity(), 3, "an allocation of its own size");
+        let room = b.spare().len();
+        assert!(room >= CHUNK / 4, "back in a pooled buffer");
+        b.spare()[..2].copy_from_slice(b"/ ");
+        b.commit(2);
+        assert_eq!(b.bytes(), b"ET / ");
+        // A large remainder stays where it is.
+        let fill = SHRINK_MAX + 1 - b.len();
+        b.spare()[..fill].fill(b'x');
+        b.commit(fill);
+        b.shrink();
+        assert!(b.data.len() >= CHUNK);
+        assert_eq!(b.len(), SHRINK_MAX + 1);
+        let n = b.len();
+        b.consume(n);
+        b.shrink();
+        assert_eq!(b.data.capacity(), 0, "empty: released");
     }
 }

@@ -11,14 +11,15 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::{Method, StatusCode, Version};
+use http::{Method, Version};
 use socketnaut_core::{ConnContext, ConnEvent, EventedConnection, ProxySocketAddressInfo, Step};
 
 use crate::body::{Body, Decoder, Kind, Trailers};
 use crate::buf::{self, ReadBuf};
 use crate::error::{self, Reject};
 use crate::parse::{parse_head, Framing, Head, Parsed};
-use crate::response::{allows_body, write_chunk, write_head, BodyFraming};
+use crate::rate::Meter;
+use crate::response::{self, write_chunk, write_head, BodyFraming, Exchange, Shape};
 use crate::transport::Transport;
 use crate::ServerShared;
 
@@ -56,6 +57,17 @@ enum State {
     },
 }
 
+/// Why [`HttpConn::process`] stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    /// It needs more bytes from the peer.
+    Input,
+    /// Output is over its high-water mark: it goes on once the socket takes some.
+    Output,
+    /// A final response is queued; nothing more will be read as requests.
+    Final,
+}
+
 pub(crate) struct HttpConn {
     transport: Transport,
     info: ProxySocketAddressInfo,
@@ -74,6 +86,10 @@ pub(crate) struct HttpConn {
     peer_shut: bool,
     /// Last time reading or writing made progress (body and write timeouts).
     progress: Instant,
+    /// Request body bytes since the body began (the minimum request body rate).
+    body_rate: Meter,
+    /// Bytes written since output last stalled (the minimum response rate).
+    write_rate: Meter,
 }
 
 impl HttpConn {
@@ -96,6 +112,8 @@ impl HttpConn {
             unread_request_bytes: false,
             peer_shut: false,
             progress: now,
+            body_rate: Meter::default(),
+            write_rate: Meter::default(),
         }
     }
 
@@ -143,23 +161,42 @@ impl HttpConn {
     }
 
     /// Writes pending output until `WouldBlock`. `Err` means the connection is dead.
+    ///
+    /// The response rate is measured from the first write that would block: what the kernel
+    /// takes at once says nothing about the reader, what it takes after says how fast the
+    /// peer reads.
     fn flush(&mut self, now: Instant) -> io::Result<()> {
         self.transport.flush()?;
+        let had_output = self.pending_output() > 0;
         while self.written < self.output.len() {
             match self.transport.write(&self.output[self.written..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     self.written += n;
                     self.progress = now;
+                    self.write_rate.add(n);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.write_rate.start(now);
+                    return Ok(());
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
-        // Everything is out: reuse or release the buffer.
+        if self.transport.has_buffered_output() {
+            self.write_rate.start(now);
+        } else {
+            self.write_rate.stop();
+        }
+        // Everything of ours is out: the wait for the next request starts now (the idle and
+        // header timers never run while a response is still being written), and the buffer
+        // goes back to the pool until the next response.
         self.written = 0;
-        if self.is_idle() {
+        if let State::Head { since } = &mut self.state {
+            if had_output {
+                *since = now;
+            }
             buf::give_write(std::mem::take(&mut self.output));
         } else {
             self.output.clear();
@@ -171,6 +208,17 @@ impl HttpConn {
         matches!(self.state, State::Head { .. }) && self.input.is_empty()
     }
 
+    /// Whether the unparsed input is a `HEAD` request, for a rejection before the head was
+    /// parsed (its response must carry no content either).
+    fn head_in_input(&self) -> bool {
+        let bytes = self.input.bytes();
+        let start = bytes
+            .iter()
+            .position(|&b| b != b'\r' && b != b'\n')
+            .unwrap_or(bytes.len());
+        bytes[start..].starts_with(b"HEAD ")
+    }
+
     fn out(&mut self) -> &mut Vec<u8> {
         if self.output.capacity() == 0 {
             self.output = buf::take_write();
@@ -179,64 +227,79 @@ impl HttpConn {
     }
 
     /// Advances the state machine as far as buffered input and output space allow.
-    fn process(&mut self, cx: &ConnContext<'_>) {
+    fn process(&mut self, cx: &ConnContext<'_>) -> Stop {
         let now = cx.now();
         loop {
             match &mut self.state {
                 State::Head { .. } => {
-                    if self.pending_output() > OUT_HIGH || self.input.is_empty() {
-                        return;
+                    if self.pending_output() > OUT_HIGH {
+                        return Stop::Output;
+                    }
+                    if self.input.is_empty() {
+                        return Stop::Input;
                     }
                     let limits = &self.shared.limits;
                     let (max_body, max_meta) = (limits.max_body, limits.max_chunk_metadata);
-                    match parse_head(self.input.bytes(), limits) {
-                        Ok(Parsed::Partial) => return,
-                        Err(reject) => return self.reject(reject),
+                    let head = match parse_head(self.input.bytes(), limits) {
+                        Ok(Parsed::Partial) => return Stop::Input,
+                        Err(reject) => {
+                            let to_head = self.head_in_input();
+                            return self.reject(reject, to_head);
+                        }
                         Ok(Parsed::Complete(head, len)) => {
                             self.input.consume(len);
-                            if let Framing::Length(n) = head.framing {
-                                if n > max_body as u64 {
-                                    return self.reject(error::BODY_TOO_LARGE);
-                                }
-                            }
-                            if head.expect_continue
-                                && head.framing != Framing::Empty
-                                && self.input.is_empty()
-                            {
-                                self.out()
-                                    .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
-                            }
-                            if head.framing == Framing::Empty {
-                                // No body to wait for: straight to the handler, without
-                                // parking the head in `State::Body` first.
-                                self.dispatch(head, Vec::new(), None, cx);
-                                continue;
-                            }
-                            let decoder = Decoder::new(head.framing, max_meta);
-                            let capacity = match head.framing {
-                                Framing::Length(n) => n as usize,
-                                _ => 0,
-                            };
-                            self.progress = now;
-                            self.state = State::Body {
-                                head,
-                                decoder,
-                                body: Vec::with_capacity(capacity),
-                            };
+                            head
+                        }
+                    };
+                    let to_head = head.method == Method::HEAD;
+                    if let Framing::Length(n) = head.framing {
+                        if n > max_body as u64 {
+                            return self.reject(error::BODY_TOO_LARGE, to_head);
                         }
                     }
+                    if head.expect_continue
+                        && head.framing != Framing::Empty
+                        && self.input.is_empty()
+                    {
+                        self.out()
+                            .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                    }
+                    if head.framing == Framing::Empty {
+                        // No body to wait for: straight to the handler, without parking the
+                        // head in `State::Body` first.
+                        self.dispatch(head, Vec::new(), None, cx);
+                        continue;
+                    }
+                    self.progress = now;
+                    self.body_rate.stop();
+                    self.body_rate.start(now);
+                    // The body grows as its bytes arrive: a claimed length reserves nothing.
+                    self.state = State::Body {
+                        decoder: Decoder::new(head.framing, max_meta),
+                        head,
+                        body: Vec::new(),
+                    };
                 }
-                State::Body { decoder, body, .. } => {
+                State::Body {
+                    head,
+                    decoder,
+                    body,
+                } => {
                     let max_body = self.shared.limits.max_body;
                     match decoder.decode(self.input.bytes(), body, max_body) {
-                        Err(reject) => return self.reject(reject),
+                        Err(reject) => {
+                            let to_head = head.method == Method::HEAD;
+                            return self.reject(reject, to_head);
+                        }
                         Ok(p) => {
                             self.input.consume(p.consumed);
+                            self.body_rate.add(p.consumed);
                             if !p.done {
-                                return;
+                                return Stop::Input;
                             }
                         }
                     }
+                    self.body_rate.stop();
                     let State::Body {
                         head,
                         mut decoder,
@@ -250,11 +313,11 @@ impl HttpConn {
                 }
                 State::Stream { .. } => {
                     if self.pending_output() > OUT_LOW {
-                        return;
+                        return Stop::Output;
                     }
                     self.pull_stream(now);
                 }
-                State::Closing | State::Lingering { .. } => return,
+                State::Closing | State::Lingering { .. } => return Stop::Final,
             }
         }
     }
@@ -267,9 +330,12 @@ impl HttpConn {
         trailers: Option<http::HeaderMap>,
         cx: &ConnContext<'_>,
     ) {
-        let keep_alive = head.keep_alive;
-        let version = head.version;
-        let is_head = head.method == Method::HEAD;
+        let mut exchange = Exchange {
+            head_request: head.method == Method::HEAD,
+            version: head.version,
+            keep_alive: head.keep_alive,
+            draining: false,
+        };
         let mut req = http::Request::new(Body::from(body).with_info(self.info));
         *req.method_mut() = head.method;
         *req.uri_mut() = head.uri;
@@ -287,63 +353,52 @@ impl HttpConn {
                     .map(|s| s.to_string())
                     .or_else(|| p.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
+                cx.agent().count_panic();
                 log::error!(target: TARGET, "handler panicked: {msg}; answering 500 and closing");
-                return self.reject(Reject::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal server error",
-                ));
+                self.reject(error::INTERNAL, exchange.head_request);
+                return;
             }
         };
         // After the handler, which may have taken a while: the `Date` and the idle timer
-        // start from here.
+        // start from here, and a drain that began while it ran still ends this connection
+        // with this response.
         let now = Instant::now();
+        exchange.draining = cx.is_draining();
         let (parts, body) = response.into_parts();
-        let status = parts.status;
-        let wants_close = parts
-            .headers
-            .get_all(http::header::CONNECTION)
-            .iter()
-            .any(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
-        // Draining is read after the handler: a drain that began while it ran still ends this
-        // connection with this response.
-        let mut keep_alive = keep_alive && !wants_close && !cx.is_draining();
-        let with_body = allows_body(status);
+        if parts.status.is_informational() {
+            log::error!(target: TARGET, "handler answered {}, which is not a final response; answering 500", parts.status);
+            self.reject(error::INTERNAL, exchange.head_request);
+            return;
+        }
         let kind = body.into_kind();
-        let framing = match &kind {
-            Kind::Reader(_) if version != Version::HTTP_11 => {
-                // HTTP/1.0 has no chunking: the body ends when the connection closes.
-                keep_alive = false;
-                BodyFraming::None
-            }
-            Kind::Reader(_) if with_body => BodyFraming::Chunked,
-            Kind::Reader(_) => BodyFraming::None,
-            _ if status.is_informational() || status == StatusCode::NO_CONTENT => BodyFraming::None,
-            bytes => BodyFraming::Length(bytes.bytes().map_or(0, <[u8]>::len)),
-        };
+        let shape = kind
+            .bytes()
+            .map_or(Shape::Unknown, |b| Shape::Known(b.len()));
+        let plan = response::plan(&exchange, parts.status, &parts.headers, shape);
         let out = self.out();
         write_head(
             out,
-            status,
+            parts.status,
             &parts.headers,
-            framing,
-            keep_alive,
-            version,
+            plan.framing,
+            plan.keep_alive,
+            exchange.version,
             now,
         );
-        if with_body && !is_head {
+        if plan.send_body {
             match kind {
                 Kind::Reader(reader) => {
                     self.state = State::Stream {
                         reader,
-                        chunked: framing == BodyFraming::Chunked,
-                        keep_alive,
+                        chunked: plan.framing == BodyFraming::Chunked,
+                        keep_alive: plan.keep_alive,
                     };
                     return;
                 }
                 bytes => out.extend_from_slice(bytes.bytes().expect("in-memory body")),
             }
         }
-        self.state = if keep_alive {
+        self.state = if plan.keep_alive {
             State::Head { since: now }
         } else {
             State::Closing
@@ -390,8 +445,8 @@ impl HttpConn {
         }
     }
 
-    /// Queues an error response and closes after it.
-    fn reject(&mut self, reject: Reject) {
+    /// Queues an error response (without content if it answers `HEAD`) and closes after it.
+    fn reject(&mut self, reject: Reject, to_head: bool) -> Stop {
         log::debug!(target: TARGET, "{}: {} {}", self.info.remote.socket_addr(), reject.status.as_u16(), reject.reason);
         let mut headers = http::HeaderMap::new();
         headers.insert(
@@ -409,24 +464,44 @@ impl HttpConn {
             Version::HTTP_11,
             Instant::now(),
         );
-        out.extend_from_slice(body);
-        out.push(b'\n');
+        if !to_head {
+            out.extend_from_slice(body);
+            out.push(b'\n');
+        }
         // Never resynchronise after a framing error: drop whatever else was sent (and more
         // of it may still be on the way).
         let n = self.input.len();
         self.input.consume(n);
         self.unread_request_bytes = true;
+        self.body_rate.stop();
         self.state = State::Closing;
+        Stop::Final
     }
 
+    /// The timers, in order of precedence: while a response is being written only the write
+    /// timeout and the minimum response rate apply (the wait for the next request has not
+    /// begun); otherwise the state's own timer.
     fn on_timer(&mut self, now: Instant) -> Step {
         let t = &self.shared.timeouts;
-        if self.pending_output() > 0 && now >= self.progress + t.write {
-            log::debug!(target: TARGET, "{}: write timeout", self.info.remote.socket_addr());
-            return Step::Close;
+        let peer = self.info.remote.socket_addr();
+        if self.pending_output() > 0 {
+            if now >= self.progress + t.write {
+                log::debug!(target: TARGET, "{peer}: write timeout");
+                return Step::Close;
+            }
+            if self
+                .write_rate
+                .deadline(t.min_response_rate.as_ref())
+                .is_some_and(|d| now >= d)
+            {
+                log::debug!(target: TARGET, "{peer}: response read below the minimum rate");
+                return Step::Close;
+            }
+            return Step::Keep;
         }
-        match self.state {
+        match &self.state {
             State::Head { since } => {
+                let since = *since;
                 if self.input.is_empty() && now >= since + t.idle {
                     return Step::Close;
                 }
@@ -434,11 +509,23 @@ impl HttpConn {
                     if self.input.is_empty() {
                         return Step::Close;
                     }
-                    self.reject(error::TIMEOUT);
+                    let to_head = self.head_in_input();
+                    self.reject(error::TIMEOUT, to_head);
                 }
             }
-            State::Body { .. } if now >= self.progress + t.body => self.reject(error::TIMEOUT),
-            State::Lingering { until } if now >= until => return Step::Close,
+            State::Body { head, .. } => {
+                let stalled = now >= self.progress + t.body;
+                let slow = self
+                    .body_rate
+                    .deadline(t.min_request_body_rate.as_ref())
+                    .is_some_and(|d| now >= d);
+                if stalled || slow {
+                    let to_head = head.method == Method::HEAD;
+                    log::debug!(target: TARGET, "{peer}: request body {}", if stalled { "stalled" } else { "below the minimum rate" });
+                    self.reject(error::TIMEOUT, to_head);
+                }
+            }
+            State::Lingering { until } if now >= *until => return Step::Close,
             _ => {}
         }
         Step::Keep
@@ -447,19 +534,23 @@ impl HttpConn {
     fn step(&mut self, cx: &ConnContext<'_>) -> Step {
         let now = cx.now();
         loop {
-            self.process(cx);
+            let stop = self.process(cx);
             if self.flush(now).is_err() {
                 return Step::Close;
             }
-            // Streaming and pipelining continue while the socket takes the output; reading
-            // resumes once the paused input was consumed.
-            let can_stream =
-                matches!(self.state, State::Stream { .. }) && self.pending_output() <= OUT_LOW;
+            // Pipelined requests and streamed bodies go on while the socket takes the output:
+            // no event will come for input that is already buffered. Reading resumes once the
+            // paused input was consumed.
+            let mark = match self.state {
+                State::Stream { .. } => OUT_LOW,
+                _ => OUT_HIGH,
+            };
+            let room = stop == Stop::Output && self.pending_output() <= mark;
             let can_read = self.read_paused && self.input.len() < IN_HIGH;
             if can_read && self.read(now, false).is_err() {
                 return Step::Close;
             }
-            if !(can_stream || can_read) {
+            if !(room || can_read) {
                 break;
             }
         }
@@ -481,9 +572,10 @@ impl HttpConn {
                 return Step::Close;
             }
         }
-        // An idle connection holds no buffer (see `buf`).
-        if self.is_idle() {
-            self.input.release_if_empty();
+        // A connection waiting for a request holds no read buffer, only what it was sent of
+        // the next head (see `buf`).
+        if matches!(self.state, State::Head { .. }) {
+            self.input.shrink();
         }
         match self.state {
             State::Lingering { .. } if self.read_closed => Step::Close,
@@ -535,17 +627,21 @@ impl EventedConnection for HttpConn {
 
     fn deadline(&self) -> Option<Instant> {
         let t = &self.shared.timeouts;
-        let state = match self.state {
+        if self.pending_output() > 0 {
+            let stalled = self.progress + t.write;
+            let slow = self.write_rate.deadline(t.min_response_rate.as_ref());
+            return Some(slow.map_or(stalled, |d| d.min(stalled)));
+        }
+        Some(match self.state {
             State::Head { since } if self.input.is_empty() => since + t.idle.min(t.header),
             State::Head { since } => since + t.header,
-            State::Body { .. } => self.progress + t.body,
+            State::Body { .. } => {
+                let stalled = self.progress + t.body;
+                let slow = self.body_rate.deadline(t.min_request_body_rate.as_ref());
+                slow.map_or(stalled, |d| d.min(stalled))
+            }
             State::Lingering { until } => until,
             State::Stream { .. } | State::Closing => self.progress + t.write,
-        };
-        Some(if self.pending_output() > 0 {
-            state.min(self.progress + t.write)
-        } else {
-            state
         })
     }
 }

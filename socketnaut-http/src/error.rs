@@ -36,6 +36,8 @@ pub(crate) const VERSION: Reject = Reject::new(
     StatusCode::HTTP_VERSION_NOT_SUPPORTED,
     "only HTTP/1.0 and HTTP/1.1 are supported",
 );
+pub(crate) const INTERNAL: Reject =
+    Reject::new(StatusCode::INTERNAL_SERVER_ERROR, "internal server error");
 pub(crate) const TIMEOUT: Reject =
     Reject::new(StatusCode::REQUEST_TIMEOUT, "request not received in time");
 /// RFC 9110 §9.3.6: a server that does not tunnel answers `CONNECT` with 501 (and, as for

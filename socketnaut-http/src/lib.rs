@@ -32,6 +32,7 @@ mod error;
 mod grammar;
 mod handler;
 mod parse;
+mod rate;
 mod response;
 mod transport;
 
@@ -48,6 +49,7 @@ pub use body::{Body, Trailers};
 pub use handler::{Handler, Request, RequestExt, Response};
 /// The `http` crate, re-exported so handlers name the same types this crate uses.
 pub use http;
+pub use rate::MinDataRate;
 /// The `rustls` crate, re-exported for [`Http::tls`]'s configuration.
 pub use rustls;
 
@@ -90,10 +92,19 @@ pub struct Timeouts {
     pub header: Duration,
     /// How long a keep-alive connection may sit with no request started. Default is 5 s.
     pub idle: Duration,
-    /// How long a request body may make no progress. Default is 30 s.
+    /// How long a request body may make no progress (see also
+    /// [`min_request_body_rate`](Self::min_request_body_rate)). Default is 30 s.
     pub body: Duration,
     /// How long a response may make no progress into the socket. Default is 30 s.
     pub write: Duration,
+    /// The slowest a request body may arrive, on average from the end of its head, once its
+    /// grace period is over; slower, and the client gets 408 and a close. `None` turns it
+    /// off. Default is 240 bytes/s after 5 s ([`MinDataRate::default`]).
+    pub min_request_body_rate: Option<MinDataRate>,
+    /// The slowest a client may read a response, on average from the moment the socket
+    /// first stops taking output, once the grace period is over; slower, and the connection
+    /// is closed. `None` turns it off. Default is 240 bytes/s after 5 s.
+    pub min_response_rate: Option<MinDataRate>,
 }
 
 impl Default for Timeouts {
@@ -103,6 +114,8 @@ impl Default for Timeouts {
             idle: Duration::from_secs(5),
             body: Duration::from_secs(30),
             write: Duration::from_secs(30),
+            min_request_body_rate: Some(MinDataRate::default()),
+            min_response_rate: Some(MinDataRate::default()),
         }
     }
 }
@@ -205,6 +218,18 @@ impl Http {
     /// Response write progress timeout. Default is 30 s.
     pub fn write_timeout(mut self, t: Duration) -> Http {
         self.shared.timeouts.write = t;
+        self
+    }
+
+    /// Minimum request body rate, or `None` for none. Default is 240 bytes/s after 5 s.
+    pub fn min_request_body_rate(mut self, rate: Option<MinDataRate>) -> Http {
+        self.shared.timeouts.min_request_body_rate = rate;
+        self
+    }
+
+    /// Minimum response read rate, or `None` for none. Default is 240 bytes/s after 5 s.
+    pub fn min_response_rate(mut self, rate: Option<MinDataRate>) -> Http {
+        self.shared.timeouts.min_response_rate = rate;
         self
     }
 

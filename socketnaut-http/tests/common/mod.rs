@@ -43,6 +43,27 @@ pub fn app(req: Request) -> Response {
                 .unwrap_or_default();
             Response::new(t.into())
         }
+        "/host" => Response::new(
+            req.headers()
+                .get_all(http::header::HOST)
+                .iter()
+                .map(|v| v.to_str().unwrap_or("?"))
+                .collect::<Vec<_>>()
+                .join("|")
+                .into(),
+        ),
+        "/early" => {
+            let mut r = Response::new(Body::empty());
+            *r.status_mut() = http::StatusCode::from_u16(103).expect("103");
+            r
+        }
+        "/notmodified" => {
+            let mut r = Response::new(Body::empty());
+            *r.status_mut() = http::StatusCode::NOT_MODIFIED;
+            r.headers_mut()
+                .insert(http::header::CONTENT_LENGTH, "42".parse().expect("digits"));
+            r
+        }
         "/nocontent" => {
             let mut r = Response::new(Body::empty());
             *r.status_mut() = http::StatusCode::NO_CONTENT;
@@ -163,6 +184,14 @@ impl Conn {
     pub fn closed(&mut self) -> bool {
         let mut b = [0u8; 1];
         matches!(self.reader.read(&mut b), Ok(0) | Err(_))
+    }
+
+    /// Everything the server sends until it closes (or the read timeout passes): after a
+    /// final response, this must be nothing.
+    pub fn rest(&mut self) -> Vec<u8> {
+        let mut rest = Vec::new();
+        let _ = self.reader.read_to_end(&mut rest);
+        rest
     }
 
     pub fn get(&mut self, path: &str) -> Resp {
