@@ -30,7 +30,7 @@ fn row(name: impl Into<String>, raw: impl Into<Vec<u8>>, status: u16, closes: bo
 }
 
 impl Row {
-    fn to_head(mut self) -> Row {
+    fn answering_head(mut self) -> Row {
         self.head = true;
         self
     }
@@ -55,11 +55,19 @@ fn limit_rows() -> Vec<Row> {
         let len = (8192 + delta) as usize;
         let target = format!("/{}", "a".repeat(len - 14));
         let raw = format!("GET {target} HTTP/1.1\r\nHost: t\r\n\r\n");
-        rows.push(row(format!("request line {len}"), raw, status, status == 414));
+        rows.push(row(
+            format!("request line {len}"),
+            raw,
+            status,
+            status == 414,
+        ));
     }
     for (delta, status) in [(-1i64, 200u16), (1, 431)] {
         let len = (16384 + delta) as usize;
-        let raw = format!("GET / HTTP/1.1\r\nHost: t\r\nX: {}\r\n\r\n", "v".repeat(len - 32));
+        let raw = format!(
+            "GET / HTTP/1.1\r\nHost: t\r\nX: {}\r\n\r\n",
+            "v".repeat(len - 32)
+        );
         assert_eq!(raw.len(), len);
         rows.push(row(format!("head {len}"), raw, status, status != 200));
     }
@@ -75,19 +83,41 @@ fn limit_rows() -> Vec<Row> {
         if status == 200 {
             raw.extend(std::iter::repeat_n(b'b', len));
         }
-        rows.push(row(format!("body {len} by length"), raw, status, status != 200));
-        let data = if status == 200 { "c".repeat(len) } else { String::new() };
+        rows.push(row(
+            format!("body {len} by length"),
+            raw,
+            status,
+            status != 200,
+        ));
+        let data = if status == 200 {
+            "c".repeat(len)
+        } else {
+            String::new()
+        };
         let raw = chunked(&format!("{len:x}\r\n{data}\r\n0\r\n\r\n"));
-        rows.push(row(format!("body {len} by chunk"), raw, status, status != 200));
+        rows.push(row(
+            format!("body {len} by chunk"),
+            raw,
+            status,
+            status != 200,
+        ));
     }
     for (delta, status) in [(-1i64, 200u16), (1, 400)] {
         let len = (16384 + delta) as usize;
         let raw = chunked(&format!("1;{}\r\na\r\n0\r\n\r\n", "e".repeat(len - 1)));
-        rows.push(row(format!("chunk extensions {len}"), raw, status, status != 200));
+        rows.push(row(
+            format!("chunk extensions {len}"),
+            raw,
+            status,
+            status != 200,
+        ));
     }
     for (delta, status) in [(-1i64, 200u16), (1, 431)] {
         let len = (16384 + delta) as usize;
-        let raw = chunked(&format!("1\r\na\r\n0\r\nX: {}\r\n\r\n", "t".repeat(len - 3)));
+        let raw = chunked(&format!(
+            "1\r\na\r\n0\r\nX: {}\r\n\r\n",
+            "t".repeat(len - 3)
+        ));
         rows.push(row(format!("trailers {len}"), raw, status, status != 200));
     }
     rows
@@ -161,12 +191,12 @@ fn rows() -> Vec<Row> {
         row("bad percent escape", "GET /%zz HTTP/1.1\r\nHost: t\r\n\r\n", 400, true),
         row("characters browsers send raw", "GET /a[1]?q={x}|y^z HTTP/1.1\r\nHost: t\r\n\r\n", 404, false),
         // Responses without content (RFC 9110 §6.4.1, §9.3.2).
-        row("HEAD", "HEAD / HTTP/1.1\r\nHost: t\r\n\r\n", 200, false).to_head(),
-        row("HEAD rejected for its Host", "HEAD / HTTP/1.1\r\nHost: a b\r\n\r\n", 400, true).to_head(),
-        row("HEAD with a body too large", "HEAD / HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n", 413, true).to_head(),
-        row("HEAD whose handler panics", "HEAD /panic HTTP/1.1\r\nHost: t\r\n\r\n", 500, true).to_head(),
-        row("HEAD with a bad chunk", "HEAD / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, true).to_head(),
-        row("HEAD of a streamed body", "HEAD /stream?n=100 HTTP/1.1\r\nHost: t\r\n\r\n", 200, false).to_head(),
+        row("HEAD", "HEAD / HTTP/1.1\r\nHost: t\r\n\r\n", 200, false).answering_head(),
+        row("HEAD rejected for its Host", "HEAD / HTTP/1.1\r\nHost: a b\r\n\r\n", 400, true).answering_head(),
+        row("HEAD with a body too large", "HEAD / HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n", 413, true).answering_head(),
+        row("HEAD whose handler panics", "HEAD /panic HTTP/1.1\r\nHost: t\r\n\r\n", 500, true).answering_head(),
+        row("HEAD with a bad chunk", "HEAD / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, true).answering_head(),
+        row("HEAD of a streamed body", "HEAD /stream?n=100 HTTP/1.1\r\nHost: t\r\n\r\n", 200, false).answering_head(),
         row("304 has no content", "GET /notmodified HTTP/1.1\r\nHost: t\r\n\r\n", 304, false),
         row("204 has no content", "GET /nocontent HTTP/1.1\r\nHost: t\r\n\r\n", 204, false),
         row("handler answers 1xx as final", "GET /early HTTP/1.1\r\nHost: t\r\n\r\n", 500, true),
@@ -185,7 +215,9 @@ fn check(addr: std::net::SocketAddr, r: &Row) -> Result<(), String> {
     // The server may answer and close before reading all of a large request: ignore a write
     // error, the response is what counts.
     let _ = c.send(&r.raw);
-    let got = c.response_to(r.head).map_err(|e| format!("no response: {e}"))?;
+    let got = c
+        .response_to(r.head)
+        .map_err(|e| format!("no response: {e}"))?;
     if got.status != r.status {
         return Err(format!("status {} want {}", got.status, r.status));
     }
@@ -220,7 +252,11 @@ fn every_rule_answers_its_status_and_closes() {
     let proxy = server(Http::new(app));
     let failures: Vec<String> = rows()
         .iter()
-        .filter_map(|r| check(proxy.local_addr(), r).err().map(|e| format!("{}: {e}", r.name)))
+        .filter_map(|r| {
+            check(proxy.local_addr(), r)
+                .err()
+                .map(|e| format!("{}: {e}", r.name))
+        })
         .collect();
     assert!(failures.is_empty(), "{failures:#?}");
     assert_eq!(proxy.stats().panics, 2, "both /panic rows are counted");

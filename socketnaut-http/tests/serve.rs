@@ -317,6 +317,7 @@ fn a_panicking_route_leaves_concurrent_requests_unharmed() {
         assert!(h.join().unwrap());
     }
     assert_eq!(proxy.stats().replaced, 0);
+    assert_eq!(proxy.stats().panics, 10, "every handler panic is counted");
 }
 
 #[test]

@@ -43,6 +43,7 @@ pub fn app(req: Request) -> Response {
                 .unwrap_or_default();
             Response::new(t.into())
         }
+        "/id" => Response::new(query.into()),
         "/host" => Response::new(
             req.headers()
                 .get_all(http::header::HOST)
@@ -111,7 +112,20 @@ pub struct Conn {
 
 impl Conn {
     pub fn open(addr: SocketAddr) -> Conn {
-        let s = TcpStream::connect(addr).expect("connect");
+        Conn::from_stream(TcpStream::connect(addr).expect("connect"))
+    }
+
+    /// A connection whose receive buffer is as small as the kernel allows, so the server's
+    /// output backs up after a few KiB the client has not read.
+    pub fn open_small_window(addr: SocketAddr) -> Conn {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("socket");
+        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        socket.connect(&addr.into()).expect("connect");
+        Conn::from_stream(socket.into())
+    }
+
+    fn from_stream(s: TcpStream) -> Conn {
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         Conn {
             writer: s.try_clone().unwrap(),
