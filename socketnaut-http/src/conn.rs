@@ -197,9 +197,11 @@ impl HttpConn {
             if had_output {
                 *since = now;
             }
+        }
+        if matches!(self.state, State::Stream { .. }) {
+            self.output.clear(); // the next chunk follows at once
+        } else if self.output.capacity() > 0 {
             buf::give_write(std::mem::take(&mut self.output));
-        } else {
-            self.output.clear();
         }
         Ok(())
     }
@@ -572,9 +574,9 @@ impl HttpConn {
                 return Step::Close;
             }
         }
-        // A connection waiting for a request holds no read buffer, only what it was sent of
-        // the next head (see `buf`).
-        if matches!(self.state, State::Head { .. }) {
+        // A connection waiting for a request or its body holds no read buffer, only what
+        // it was sent and has not parsed (see `buf`).
+        if matches!(self.state, State::Head { .. } | State::Body { .. }) {
             self.input.shrink();
         }
         match self.state {
