@@ -3,7 +3,7 @@
 //!
 //! Each function answers "is this valid?" (or which form it is); the caller maps a `false` to
 //! its status. Where a rule leaves a choice, the choice and its reason are stated here and in
-//! the crate docs' acceptance table.
+//! the [`acceptance`](crate::acceptance) table.
 
 /// `tchar` (RFC 9110 §5.6.2): the characters of a token.
 fn is_tchar(b: u8) -> bool {

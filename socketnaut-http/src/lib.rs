@@ -5,6 +5,9 @@
 //! worker hand its other connections to workers that are free (see socketnaut-core), so
 //! blocking handlers scale without a second pool and fast handlers keep the few-threads path.
 //!
+//! It is strict: [`acceptance`] lists what it accepts and rejects, with the status and the
+//! reason for each choice.
+//!
 //! # Examples
 //!
 //! ```
@@ -25,6 +28,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod acceptance;
 mod body;
 mod buf;
 mod conn;
