@@ -24,6 +24,7 @@
 //! | `*` with `OPTIONS` (asterisk form) | passed to the handler (`uri() == "*"`) | the server-wide `OPTIONS` is the application's to answer |
 //! | `*` with any other method | 400 | RFC 9112 §3.2.4 |
 //! | `host:port` (authority form) with any method but `CONNECT` | 400 | RFC 9112 §3.2.3 |
+//! | `TRACE`, and methods this server does not know | passed to the handler | the application decides (a router answers 404/405; nothing is echoed by default) |
 //! | `CONNECT` | 501 | RFC 9110 §9.3.6: this server does not tunnel; closing keeps tunnel bytes from being read as requests |
 //! | target bytes outside visible ASCII (space, controls, DEL, non-ASCII) | 400 | RFC 9112 §3.2 |
 //! | `" # < >` in the target, or `%` not followed by two hex digits | 400 | never valid in a target (a fragment is never sent) |
