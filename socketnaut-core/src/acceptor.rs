@@ -13,19 +13,19 @@ use crossbeam_channel::Receiver;
 use mio::net::TcpListener as MioListener;
 use mio::{Events, Interest, Poll, Token};
 
-use crate::agent::{Connection, ProxySocketAddressInfo};
 use crate::balance::{choose, Candidate, Choice, Rules};
-use crate::builder::Config;
+use crate::config::Config;
+use crate::connection::{Connection, ProxySocketAddressInfo};
 use crate::error::StartError;
 use crate::pool::reap::{to_retire, Backoff, IdleView};
 use crate::pool::{self, ToAcceptor, ToWorker, Worker};
-use crate::proxy::{Lifecycle, Shared, WorkerView};
-use crate::shutdown::{WorkerOutcome, WorkerReport};
+use crate::report::{WorkerOutcome, WorkerReport};
+use crate::shared::{Lifecycle, Shared, WorkerView};
 use crate::stats::{Counters, WorkerState};
+use crate::targets::PROXY;
 
 const LISTENER: Token = Token(0);
 pub(crate) const ACCEPTOR_WAKER: Token = Token(1);
-const PROXY: &str = "socketnaut::proxy";
 
 /// First retry delay after an `accept` error such as `EMFILE`; it doubles up to the maximum.
 const ACCEPT_RETRY_MIN: Duration = Duration::from_millis(10);

@@ -3,33 +3,18 @@
 
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::net::{TcpListener, ToSocketAddrs};
 use std::sync::Arc;
-use std::thread;
 use std::time::Duration;
 
 use crate::agent::ServiceAgent;
 use crate::balance::Balance;
+use crate::config::{Config, Factory, Hook};
 use crate::error::BuildError;
-use crate::proxy::ServiceProxy;
+use crate::handle::ServiceProxy;
+use crate::listener::Source;
 use crate::server::{BlockingServer, EventedServer};
-
-type BlockingFactory = dyn Fn(&ServiceAgent) -> io::Result<Box<dyn BlockingServer>> + Send + Sync;
-type EventedFactory = dyn Fn(&ServiceAgent) -> io::Result<Box<dyn EventedServer>> + Send + Sync;
-pub(crate) type Hook = Arc<dyn Fn(&ServiceAgent) + Send + Sync>;
-
-/// The per-worker factory: the `workerURL` of the Node original, run once on each worker thread.
-#[derive(Clone)]
-pub(crate) enum Factory {
-    Blocking(Arc<BlockingFactory>),
-    Evented(Arc<EventedFactory>),
-}
-
-impl Factory {
-    pub(crate) fn is_evented(&self) -> bool {
-        matches!(self, Factory::Evented(_))
-    }
-}
+use crate::sys;
 
 /// Default listen backlog: what most servers use; the kernel caps it at `somaxconn`.
 pub const DEFAULT_BACKLOG: i32 = 1024;
@@ -40,37 +25,6 @@ pub const DEFAULT_MAX_WORKERS: usize = 256;
 pub const DEFAULT_ACCEPT_BATCH_WINDOW: Duration = Duration::from_micros(200);
 /// Default cap on `max_connections`.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
-
-/// The validated configuration, read by the acceptor and the workers.
-pub(crate) struct Config {
-    pub(crate) min_workers: usize,
-    pub(crate) max_workers: usize,
-    /// Evented kind: keep spreading connections onto new workers until there are this many.
-    pub(crate) spread: usize,
-    pub(crate) reap_interval: Duration,
-    pub(crate) idle_timeout: Duration,
-    pub(crate) thread_name: String,
-    pub(crate) stack_size: Option<usize>,
-    pub(crate) on_start: Option<Hook>,
-    pub(crate) on_exit: Option<Hook>,
-    pub(crate) max_connections: usize,
-    pub(crate) balance: Balance,
-    pub(crate) busy_threshold: Duration,
-    pub(crate) migrate: bool,
-    pub(crate) consolidate_after: Duration,
-    pub(crate) restart_backoff: (Duration, Duration),
-    pub(crate) nodelay: bool,
-    pub(crate) accept_batch_window: Duration,
-    /// PROXY protocol on: how long a connection may take to send its header.
-    pub(crate) proxy_header: Option<Duration>,
-    pub(crate) factory: Factory,
-}
-
-enum Source {
-    Std(TcpListener),
-    Bind(io::Result<Vec<SocketAddr>>),
-    Inherited(usize),
-}
 
 /// Builds a [`ServiceProxy`]. Made by [`ServiceProxy::builder`].
 ///
@@ -402,15 +356,7 @@ impl ServiceProxyBuilder {
     /// ours) or when the listener cannot be bound.
     pub fn build(self) -> Result<ServiceProxy, BuildError> {
         let (config, source, backlog, reuse_port) = self.validate()?;
-        let listener = match source {
-            Source::Std(l) => l,
-            Source::Bind(addrs) => bind(addrs?, backlog, reuse_port)?,
-            Source::Inherited(index) => inherited(index)?,
-        };
-        listener.set_nonblocking(true)?;
-        if config.nodelay {
-            socket2::SockRef::from(&listener).set_tcp_nodelay(true)?;
-        }
+        let listener = source.open(backlog, reuse_port, config.nodelay)?;
         ServiceProxy::start(config, listener)
     }
 
@@ -427,7 +373,7 @@ impl ServiceProxyBuilder {
                 }
                 let min = match self.min_workers {
                     Some(min) => min,
-                    None => parallelism().min(max),
+                    None => sys::parallelism().min(max),
                 };
                 if min > max {
                     return Err(BuildError::MinAboveMax { min, max });
@@ -443,7 +389,7 @@ impl ServiceProxyBuilder {
         let config = Config {
             min_workers: min,
             max_workers: max,
-            spread: parallelism().min(max),
+            spread: sys::parallelism().min(max),
             reap_interval: self.reap_interval.max(Duration::from_millis(1)),
             idle_timeout: self.idle_timeout,
             thread_name: self.thread_name,
@@ -465,74 +411,9 @@ impl ServiceProxyBuilder {
     }
 }
 
-fn parallelism() -> usize {
-    thread::available_parallelism().map_or(1, |n| n.get())
-}
-
 fn default_max_connections() -> usize {
-    let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
-        .map(|(soft, _hard)| soft)
-        .unwrap_or(1024);
-    let usable = usize::try_from(soft.saturating_sub(64)).unwrap_or(usize::MAX);
+    let usable = usize::try_from(sys::nofile_limit().saturating_sub(64)).unwrap_or(usize::MAX);
     usable.clamp(1, DEFAULT_MAX_CONNECTIONS)
-}
-
-/// Takes socket `index` from systemd socket activation. The descriptors are read from the
-/// environment once per process; the `listenfd` crate checks `LISTEN_PID` and the socket's
-/// type and family (its `unsafe` is the descriptor-to-listener conversion we forbid here).
-fn inherited(index: usize) -> io::Result<TcpListener> {
-    static FDS: std::sync::OnceLock<parking_lot::Mutex<listenfd::ListenFd>> =
-        std::sync::OnceLock::new();
-    let mut fds = FDS
-        .get_or_init(|| parking_lot::Mutex::new(listenfd::ListenFd::from_env()))
-        .lock();
-    let passed = fds.len();
-    let listener = fds
-        .take_tcp_listener(index)
-        .map_err(|e| io::Error::new(e.kind(), format!("inherited socket {index}: {e}")))?
-        .ok_or_else(|| {
-            let why = if passed == 0 {
-                "no sockets were passed (LISTEN_FDS unset, or LISTEN_PID names another process)"
-                    .to_owned()
-            } else if index >= passed {
-                format!("only {passed} socket(s) were passed")
-            } else {
-                "it was already taken by another proxy".to_owned()
-            };
-            io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("inherited socket {index}: {why}"),
-            )
-        })?;
-    if !socket2::SockRef::from(&listener).is_listener()? {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("inherited socket {index} is a TCP socket but not listening"),
-        ));
-    }
-    Ok(listener)
-}
-
-fn bind(addrs: Vec<SocketAddr>, backlog: i32, reuse_port: bool) -> io::Result<TcpListener> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let mut last = io::Error::new(io::ErrorKind::InvalidInput, "no address to bind");
-    for addr in addrs {
-        let attempt = (|| {
-            let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-            socket.set_reuse_address(true)?;
-            if reuse_port {
-                socket.set_reuse_port(true)?;
-            }
-            socket.bind(&addr.into())?;
-            socket.listen(backlog)?;
-            Ok::<_, io::Error>(TcpListener::from(socket))
-        })();
-        match attempt {
-            Ok(l) => return Ok(l),
-            Err(e) => last = io::Error::new(e.kind(), format!("binding {addr}: {e}")),
-        }
-    }
-    Err(last)
 }
 
 #[cfg(test)]

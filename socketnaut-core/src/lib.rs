@@ -47,24 +47,32 @@ mod agent;
 mod balance;
 mod builder;
 mod clock;
+mod config;
+mod connection;
 mod error;
+mod handle;
+mod listener;
 mod pool;
-mod proxy;
-mod proxy_header;
+mod proxy_protocol;
+mod report;
 mod server;
-mod shutdown;
+mod shared;
+mod signals;
 mod stats;
+mod sys;
+mod targets;
 
-pub use agent::{Connection, Family, ProxySocketAddressInfo, ServiceAgent, SocketAddressInfo};
+pub use agent::ServiceAgent;
 pub use balance::Balance;
 pub use builder::{
     ServiceProxyBuilder, DEFAULT_ACCEPT_BATCH_WINDOW, DEFAULT_BACKLOG, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_WORKERS,
 };
+pub use connection::{Connection, Family, ProxySocketAddressInfo, SocketAddressInfo};
 pub use error::{BuildError, StartError};
-pub use proxy::ServiceProxy;
+pub use handle::ServiceProxy;
+pub use report::{WorkerOutcome, WorkerReport};
 pub use server::{BlockingServer, ConnContext, ConnEvent, EventedConnection, EventedServer, Step};
-pub use shutdown::{WorkerOutcome, WorkerReport};
 pub use stats::{Stats, WorkerState, WorkerStats};
 
 /// mio, re-exported so evented servers use the same version as the workers' loops.

@@ -12,7 +12,8 @@
 use std::io;
 use std::time::Instant;
 
-use crate::agent::{Connection, ServiceAgent};
+use crate::agent::ServiceAgent;
+use crate::connection::Connection;
 
 /// A server that handles one connection at a time on its worker thread, with blocking I/O.
 ///

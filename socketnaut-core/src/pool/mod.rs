@@ -17,11 +17,13 @@ use crossbeam_channel::{Receiver, Sender};
 use mio::{Poll, Waker};
 use parking_lot::Mutex;
 
-use crate::agent::{Connection, ServiceAgent};
-use crate::builder::Config;
-use crate::proxy::Shared;
+use crate::agent::ServiceAgent;
+use crate::config::Config;
+use crate::connection::Connection;
 use crate::server::EventedConnection;
+use crate::shared::Shared;
 use crate::stats::{Counters, WorkerState};
+use crate::targets::PROXY;
 
 /// The waker's token on an evented worker's poll; connection tokens (see `slab`) never equal it.
 pub(crate) const WORKER_WAKER: mio::Token = mio::Token(usize::MAX);
@@ -138,7 +140,7 @@ impl Worker {
             .filter(|_| self.load.parked.swap(false, Ordering::Relaxed))
         {
             if let Err(e) = waker.wake() {
-                log::warn!(target: "socketnaut::proxy", "waking worker {}: {e}", self.id);
+                log::warn!(target: PROXY, "waking worker {}: {e}", self.id);
             }
         }
         Ok(())

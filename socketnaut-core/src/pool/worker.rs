@@ -14,16 +14,17 @@ use mio::{Events, Interest, Poll, Token};
 
 use super::slab::{Slab, TAG};
 use super::{ToAcceptor, ToWorker, WORKER_WAKER};
-use crate::agent::{Connection, ProxySocketAddressInfo, ServiceAgent};
-use crate::builder::{Config, Factory};
+use crate::agent::ServiceAgent;
+use crate::config::{Config, Factory};
+use crate::connection::{Connection, ProxySocketAddressInfo};
 use crate::error::panic_message;
-use crate::proxy_header::{HeaderReader, Progress};
+use crate::proxy_protocol::{HeaderReader, Progress};
 use crate::server::{
     BlockingServer, ConnContext, ConnEvent, EventedConnection, EventedServer, Step,
 };
 use crate::stats::Counters;
-
-const AGENT: &str = "socketnaut::agent";
+use crate::sys;
+use crate::targets::AGENT;
 
 /// How many times an evented worker that just handled events yields its CPU and polls again
 /// without blocking before it goes to sleep in the poll (see `EventedLoop::spin`).
@@ -271,12 +272,6 @@ fn guarded<T>(agent: &ServiceAgent, method: &str, f: impl FnOnce() -> T) -> Opti
             None
         }
     }
-}
-
-fn voluntary_switches() -> Option<std::ffi::c_long> {
-    nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_THREAD)
-        .ok()
-        .map(|u| u.voluntary_context_switches())
 }
 
 impl<'a> EventedLoop<'a> {
@@ -592,7 +587,7 @@ impl<'a> EventedLoop<'a> {
         // (catches many connections each blocking once), and the next one of a connection
         // whose last callback ran slow (catches one connection blocking between fast ones).
         let switches_before = if (self.suspect || entry.suspect) && self.config.migrate {
-            voluntary_switches()
+            sys::voluntary_switches()
         } else {
             None
         };
@@ -630,7 +625,7 @@ impl<'a> EventedLoop<'a> {
             }
         }
         if let (true, Some(before)) = (slow, switches_before) {
-            if voluntary_switches().is_some_and(|after| after > before) {
+            if sys::voluntary_switches().is_some_and(|after| after > before) {
                 self.after_blocking_callback(token, end);
             }
         }

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use ppp::{v1, v2, HeaderResult, PartialResult};
 
-use crate::agent::ProxySocketAddressInfo;
+use crate::connection::ProxySocketAddressInfo;
 
 /// The longest v1 header, CRLF included (the specification's figure).
 const V1_MAX: usize = 107;

@@ -1,89 +1,26 @@
-//! [`ServiceProxy`]: the handle users hold, and the state it shares with the acceptor and the
-//! workers.
+//! [`ServiceProxy`]: the handle users hold. It starts the acceptor thread, and every call on
+//! it is a message to the acceptor or a read of the [`Shared`](crate::shared::Shared) hub.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
 use mio::Waker;
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 
 use crate::acceptor::{Acceptor, ACCEPTOR_WAKER};
-use crate::builder::{Config, ServiceProxyBuilder};
-use crate::clock::Clock;
+use crate::builder::ServiceProxyBuilder;
+use crate::config::Config;
 use crate::error::{BuildError, StartError};
-use crate::pool::{ToAcceptor, WorkerLoad};
-use crate::shutdown::{watch_signals, WorkerReport};
-use crate::stats::{Counters, Stats, WorkerState, WorkerStats};
-
-/// Where the proxy is in its life; `ready()` and `wait()` block on changes to it.
-#[derive(Debug)]
-pub(crate) enum Lifecycle {
-    Starting,
-    Ready,
-    Failed(StartError),
-    Stopped(Vec<WorkerReport>),
-}
-
-/// A worker as `stats()` sees it; published by the acceptor whenever the set or a state changes.
-pub(crate) struct WorkerView {
-    pub(crate) id: usize,
-    pub(crate) name: Arc<str>,
-    pub(crate) load: Arc<WorkerLoad>,
-    pub(crate) state: WorkerState,
-}
-
-/// State shared by the handle, the acceptor and the workers.
-pub(crate) struct Shared {
-    pub(crate) clock: Clock,
-    pub(crate) counters: Counters,
-    pub(crate) local_addr: SocketAddr,
-    pub(crate) draining: AtomicBool,
-    /// Set by the acceptor when it waits for capacity (a connection to close); the first worker
-    /// that closes one clears it and wakes the acceptor.
-    pub(crate) wants_wake: AtomicBool,
-    to_acceptor: Sender<ToAcceptor>,
-    waker: Waker,
-    lifecycle: Mutex<Lifecycle>,
-    changed: Condvar,
-    pub(crate) workers: Mutex<Vec<WorkerView>>,
-}
-
-impl Shared {
-    /// Sends a message to the acceptor and wakes it. A send after the acceptor has stopped is
-    /// dropped: there is nobody left to act on it.
-    pub(crate) fn notify(&self, msg: ToAcceptor) {
-        if self.to_acceptor.send(msg).is_ok() {
-            if let Err(e) = self.waker.wake() {
-                log::error!(target: "socketnaut::proxy", "waking the acceptor: {e}");
-            }
-        }
-    }
-
-    /// Wakes the acceptor if it waits for capacity.
-    pub(crate) fn wake_if_waiting(&self) {
-        // SeqCst: pairs with the acceptor's store-then-recheck (a Dekker-style handshake): either
-        // this swap sees its `true`, or its recheck sees the count this thread just lowered.
-        if self.wants_wake.swap(false, Ordering::SeqCst) {
-            if let Err(e) = self.waker.wake() {
-                log::error!(target: "socketnaut::proxy", "waking the acceptor: {e}");
-            }
-        }
-    }
-
-    pub(crate) fn set_lifecycle(&self, next: Lifecycle) {
-        *self.lifecycle.lock() = next;
-        self.changed.notify_all();
-    }
-
-    pub(crate) fn is_ready(&self) -> bool {
-        matches!(*self.lifecycle.lock(), Lifecycle::Ready)
-    }
-}
+use crate::pool::ToAcceptor;
+use crate::report::WorkerReport;
+use crate::shared::{Lifecycle, Shared};
+use crate::signals::watch_signals;
+use crate::stats::{Stats, WorkerStats};
+use crate::targets::PROXY;
 
 /// A service proxy: owns a listening socket and spreads its connections over a pool of worker
 /// threads, each running a server made by your factory. Built with [`ServiceProxy::builder`].
@@ -118,18 +55,7 @@ impl ServiceProxy {
         let poll = mio::Poll::new()?;
         let waker = Waker::new(poll.registry(), ACCEPTOR_WAKER)?;
         let (tx, rx) = crossbeam_channel::unbounded();
-        let shared = Arc::new(Shared {
-            clock: Clock::new(),
-            counters: Counters::default(),
-            local_addr,
-            draining: AtomicBool::new(false),
-            wants_wake: AtomicBool::new(false),
-            to_acceptor: tx,
-            waker,
-            lifecycle: Mutex::new(Lifecycle::Starting),
-            changed: Condvar::new(),
-            workers: Mutex::new(Vec::new()),
-        });
+        let shared = Arc::new(Shared::new(local_addr, tx, waker));
         let acceptor = Acceptor::new(poll, listener, rx, shared.clone(), Arc::new(config))?;
         let guard = shared.clone();
         let handle = thread::Builder::new()
@@ -140,12 +66,12 @@ impl ServiceProxy {
                 // block forever.
                 let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| acceptor.run()));
                 if let Err(p) = run {
-                    log::error!(target: "socketnaut::proxy", "the acceptor panicked: {}", crate::error::panic_message(&*p));
+                    log::error!(target: PROXY, "the acceptor panicked: {}", crate::error::panic_message(&*p));
                     guard.draining.store(true, Ordering::SeqCst);
                     guard.set_lifecycle(Lifecycle::Stopped(Vec::new()));
                 }
             })?;
-        log::info!(target: "socketnaut::proxy", "listening on {local_addr}");
+        log::info!(target: PROXY, "listening on {local_addr}");
         Ok(ServiceProxy {
             shared,
             acceptor: Mutex::new(Some(handle)),
@@ -181,23 +107,7 @@ impl ServiceProxy {
     }
 
     fn ready_until(&self, deadline: Option<Instant>) -> Result<(), StartError> {
-        let mut state = self.shared.lifecycle.lock();
-        loop {
-            match &*state {
-                Lifecycle::Ready => return Ok(()),
-                Lifecycle::Failed(e) => return Err(e.clone()),
-                Lifecycle::Stopped(_) => return Err(StartError::ShutDown),
-                Lifecycle::Starting => {}
-            }
-            match deadline {
-                None => self.shared.changed.wait(&mut state),
-                Some(d) => {
-                    if self.shared.changed.wait_until(&mut state, d).timed_out() {
-                        return Err(StartError::TimedOut);
-                    }
-                }
-            }
-        }
+        self.shared.wait_ready(deadline)
     }
 
     /// A snapshot of the pool and the counters.
@@ -259,24 +169,16 @@ impl ServiceProxy {
     /// thread, or a signal after [`shutdown_on_signals`](Self::shutdown_on_signals)), and
     /// returns the worker reports.
     pub fn wait(&self) -> Vec<WorkerReport> {
-        {
-            let mut state = self.shared.lifecycle.lock();
-            while !matches!(*state, Lifecycle::Stopped(_)) {
-                self.shared.changed.wait(&mut state);
-            }
-        }
+        let reports = self.shared.wait_stopped();
         if let Some(handle) = self.acceptor.lock().take() {
             if handle.join().is_err() {
-                log::error!(target: "socketnaut::proxy", "the acceptor thread panicked");
+                log::error!(target: PROXY, "the acceptor thread panicked");
             }
         }
         if let Some(signals) = self.signals.lock().take() {
             signals.close();
         }
-        match &*self.shared.lifecycle.lock() {
-            Lifecycle::Stopped(reports) => reports.clone(),
-            _ => unreachable!("checked above; Stopped is final"),
-        }
+        reports
     }
 
     /// Turns the first SIGTERM or SIGINT into a graceful drain with `drain` as the deadline (the
