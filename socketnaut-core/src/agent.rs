@@ -3,7 +3,6 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::pool::WorkerLoad;
@@ -50,9 +49,7 @@ impl ServiceAgent {
     /// True once the proxy has begun shutting down: finish what is in flight, take nothing new,
     /// and answer with `Connection: close` or the protocol's equivalent.
     pub fn is_draining(&self) -> bool {
-        // Relaxed: a hint polled between requests; the drain message that follows is the
-        // synchronising event.
-        self.shared.draining.load(Ordering::Relaxed)
+        self.shared.is_draining()
     }
 
     /// Counts a panic that the server caught itself in [`Stats::panics`](crate::Stats::panics),
@@ -64,6 +61,6 @@ impl ServiceAgent {
 
     /// The number of connections this worker holds now (including ones queued to it).
     pub fn connections(&self) -> usize {
-        self.load.conns.load(Ordering::Relaxed)
+        self.load.conns()
     }
 }

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::agent::ServiceAgent;
-use crate::balance::Balance;
 use crate::config::{Config, Factory, Hook};
 use crate::error::BuildError;
 use crate::handle::ServiceProxy;
 use crate::listener::Source;
+use crate::pool::balance::Balance;
 use crate::server::{BlockingServer, EventedServer};
 use crate::sys;
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::agent::ServiceAgent;
-use crate::balance::Balance;
+use crate::pool::balance::Balance;
 use crate::server::{BlockingServer, EventedServer};
 
 type BlockingFactory = dyn Fn(&ServiceAgent) -> io::Result<Box<dyn BlockingServer>> + Send + Sync;

@@ -3,23 +3,22 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use mio::Waker;
 use parking_lot::Mutex;
 
-use crate::acceptor::{Acceptor, ACCEPTOR_WAKER};
+use crate::acceptor::inbox::Inbox;
+use crate::acceptor::inbox::ToAcceptor;
+use crate::acceptor::Acceptor;
 use crate::builder::ServiceProxyBuilder;
 use crate::config::Config;
 use crate::error::{BuildError, StartError};
-use crate::pool::ToAcceptor;
 use crate::report::WorkerReport;
 use crate::shared::{Lifecycle, Shared};
 use crate::signals::watch_signals;
-use crate::stats::{Stats, WorkerStats};
+use crate::stats::{Counters, Stats, WorkerStats};
 use crate::targets::PROXY;
 
 /// A service proxy: owns a listening socket and spreads its connections over a pool of worker
@@ -53,9 +52,8 @@ impl ServiceProxy {
     pub(crate) fn start(config: Config, listener: TcpListener) -> Result<ServiceProxy, BuildError> {
         let local_addr = listener.local_addr()?;
         let poll = mio::Poll::new()?;
-        let waker = Waker::new(poll.registry(), ACCEPTOR_WAKER)?;
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let shared = Arc::new(Shared::new(local_addr, tx, waker));
+        let (inbox, rx) = Inbox::new(&poll)?;
+        let shared = Arc::new(Shared::new(local_addr, inbox));
         let acceptor = Acceptor::new(poll, listener, rx, shared.clone(), Arc::new(config))?;
         let guard = shared.clone();
         let handle = thread::Builder::new()
@@ -67,7 +65,7 @@ impl ServiceProxy {
                 let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| acceptor.run()));
                 if let Err(p) = run {
                     log::error!(target: PROXY, "the acceptor panicked: {}", crate::error::panic_message(&*p));
-                    guard.draining.store(true, Ordering::SeqCst);
+                    guard.begin_draining();
                     guard.set_lifecycle(Lifecycle::Stopped(Vec::new()));
                 }
             })?;
@@ -113,8 +111,8 @@ impl ServiceProxy {
     /// A snapshot of the pool and the counters.
     pub fn stats(&self) -> Stats {
         let c = &self.shared.counters;
-        // Relaxed: a monitoring snapshot; fields may be mutually a moment apart.
-        let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        // A monitoring snapshot: fields may be mutually a moment apart.
+        let get = Counters::get;
         let workers = self
             .shared
             .workers
@@ -123,14 +121,14 @@ impl ServiceProxy {
             .map(|w| WorkerStats {
                 id: w.id,
                 name: w.name.to_string(),
-                connections: w.load.conns.load(Ordering::Relaxed),
+                connections: w.load.conns(),
                 state: w.state,
             })
             .collect();
         Stats {
             workers,
             accepted: get(&c.accepted),
-            active: c.active.load(Ordering::Relaxed),
+            active: c.active.get(),
             rejected: get(&c.rejected),
             spawned: get(&c.spawned),
             retired: get(&c.retired),
@@ -147,7 +145,7 @@ impl ServiceProxy {
 
     /// True once shutdown has begun.
     pub fn is_draining(&self) -> bool {
-        self.shared.draining.load(Ordering::Relaxed)
+        self.shared.is_draining()
     }
 
     /// Shuts down gracefully and returns one report per worker that was alive.

@@ -44,7 +44,6 @@
 
 mod acceptor;
 mod agent;
-mod balance;
 mod builder;
 mod clock;
 mod config;
@@ -63,7 +62,6 @@ mod sys;
 mod targets;
 
 pub use agent::ServiceAgent;
-pub use balance::Balance;
 pub use builder::{
     ServiceProxyBuilder, DEFAULT_ACCEPT_BATCH_WINDOW, DEFAULT_BACKLOG, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_WORKERS,
@@ -71,6 +69,7 @@ pub use builder::{
 pub use connection::{Connection, Family, ProxySocketAddressInfo, SocketAddressInfo};
 pub use error::{BuildError, StartError};
 pub use handle::ServiceProxy;
+pub use pool::balance::Balance;
 pub use report::{WorkerOutcome, WorkerReport};
 pub use server::{BlockingServer, ConnContext, ConnEvent, EventedConnection, EventedServer, Step};
 pub use stats::{Stats, WorkerState, WorkerStats};
@@ -81,7 +80,7 @@ pub use mio;
 /// Entry points for the workspace's benches. Not part of the public API: no stability promise.
 #[doc(hidden)]
 pub mod __bench {
-    use crate::balance::{choose, Balance, Candidate, Choice, Rules};
+    use crate::pool::balance::{choose, Balance, Candidate, Choice, Rules};
     use crate::pool::ToWorker;
 
     /// The least-connections choice among workers with these connection counts.

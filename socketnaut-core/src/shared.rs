@@ -3,20 +3,18 @@
 //! worker views. It imports nothing of the runtime but the message type it carries.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crossbeam_channel::Sender;
-use mio::Waker;
 use parking_lot::{Condvar, Mutex};
 
+use crate::acceptor::inbox::{Inbox, ToAcceptor};
 use crate::clock::Clock;
 use crate::error::StartError;
-use crate::pool::{ToAcceptor, WorkerLoad};
+use crate::pool::WorkerLoad;
 use crate::report::WorkerReport;
 use crate::stats::{Counters, WorkerState};
-use crate::targets::PROXY;
 
 /// Where the proxy is in its life; `ready()` and `wait()` block on changes to it.
 #[derive(Debug)]
@@ -40,56 +38,61 @@ pub(crate) struct Shared {
     pub(crate) clock: Clock,
     pub(crate) counters: Counters,
     pub(crate) local_addr: SocketAddr,
-    pub(crate) draining: AtomicBool,
-    /// Set by the acceptor when it waits for capacity (a connection to close); the first worker
-    /// that closes one clears it and wakes the acceptor.
-    pub(crate) wants_wake: AtomicBool,
-    to_acceptor: Sender<ToAcceptor>,
-    waker: Waker,
+    /// Set once when shutdown begins; read as a hint between requests (the drain message that
+    /// follows is the synchronising event).
+    draining: AtomicBool,
+    inbox: Inbox,
     lifecycle: Mutex<Lifecycle>,
     changed: Condvar,
+    /// The worker set as `stats()` shows it, published by the pool when it changes.
     pub(crate) workers: Mutex<Vec<WorkerView>>,
 }
 
 impl Shared {
-    pub(crate) fn new(
-        local_addr: SocketAddr,
-        to_acceptor: Sender<ToAcceptor>,
-        waker: Waker,
-    ) -> Shared {
+    pub(crate) fn new(local_addr: SocketAddr, inbox: Inbox) -> Shared {
         Shared {
             clock: Clock::new(),
             counters: Counters::default(),
             local_addr,
             draining: AtomicBool::new(false),
-            wants_wake: AtomicBool::new(false),
-            to_acceptor,
-            waker,
+            inbox,
             lifecycle: Mutex::new(Lifecycle::Starting),
             changed: Condvar::new(),
             workers: Mutex::new(Vec::new()),
         }
     }
 
-    /// Sends a message to the acceptor and wakes it. A send after the acceptor has stopped is
-    /// dropped: there is nobody left to act on it.
+    /// Sends a message to the acceptor and wakes it.
     pub(crate) fn notify(&self, msg: ToAcceptor) {
-        if self.to_acceptor.send(msg).is_ok() {
-            if let Err(e) = self.waker.wake() {
-                log::error!(target: PROXY, "waking the acceptor: {e}");
-            }
-        }
+        self.inbox.send(msg);
     }
 
-    /// Wakes the acceptor if it waits for capacity.
-    pub(crate) fn wake_if_waiting(&self) {
-        // SeqCst: pairs with the acceptor's store-then-recheck (a Dekker-style handshake): either
-        // this swap sees its `true`, or its recheck sees the count this thread just lowered.
-        if self.wants_wake.swap(false, Ordering::SeqCst) {
-            if let Err(e) = self.waker.wake() {
-                log::error!(target: PROXY, "waking the acceptor: {e}");
-            }
-        }
+    /// Worker: `n` connections closed. Wakes the acceptor if it waits for capacity.
+    pub(crate) fn connections_closed(&self, n: usize) {
+        self.counters.active.closed(n);
+        self.inbox.wake_if_waiting();
+    }
+
+    /// Acceptor: closed `n` accepted connections without serving them, counted in `why`.
+    pub(crate) fn closed_unserved(&self, n: usize, why: &AtomicU64) {
+        self.counters.active.closed(n);
+        Counters::add(why, n as u64);
+    }
+
+    /// Acceptor, at capacity: asks to be woken when a connection closes. The caller then
+    /// re-reads `counters.active` (see [`Active`](crate::stats::Active)).
+    pub(crate) fn want_capacity_wake(&self) {
+        self.inbox.want_wake();
+    }
+
+    pub(crate) fn begin_draining(&self) {
+        // Relaxed: see the field.
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn is_draining(&self) -> bool {
+        // Relaxed: see the field.
+        self.draining.load(Ordering::Relaxed)
     }
 
     pub(crate) fn set_lifecycle(&self, next: Lifecycle) {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use crate::pool::ToAcceptor;
+use crate::acceptor::inbox::ToAcceptor;
 use crate::shared::Shared;
 use crate::targets::PROXY;
 

@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// The proxy-wide counters. Every field is only ever incremented, except `active`.
 ///
-/// All use `Relaxed`: each is an independent tally read for monitoring; no decision that needs
-/// ordering with other memory is made from them (the acceptor's capacity check re-reads
-/// `active` and is woken by the worker that changed it).
+/// The tallies use `Relaxed`: each is an independent figure read for monitoring, and no
+/// decision that needs ordering with other memory is made from them. `active` is the
+/// exception (see [`Active`]).
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub(crate) accepted: AtomicU64,
@@ -24,12 +24,45 @@ pub(crate) struct Counters {
     pub(crate) lost_to_worker_death: AtomicU64,
     pub(crate) proxy_header_errors: AtomicU64,
     /// Connections accepted and not yet closed, wherever they are.
-    pub(crate) active: AtomicUsize,
+    pub(crate) active: Active,
 }
 
 impl Counters {
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// Connections accepted and not yet closed: the one counter the acceptor decides from (it
+/// stops accepting at `max_connections`), and half of the capacity handshake.
+///
+/// The handshake: an acceptor at capacity sets its inbox's `wants_wake` flag, then re-reads
+/// this count; a worker that closes connections lowers this count, then takes the flag and, if
+/// it was set, wakes the acceptor. All four operations are `SeqCst`, so in their single total
+/// order either the acceptor's re-read comes after the worker's decrement (and sees the room),
+/// or the worker's swap comes after the acceptor's store (and wakes it): the acceptor never
+/// sleeps while there is room.
+#[derive(Debug, Default)]
+pub(crate) struct Active(AtomicUsize);
+
+impl Active {
+    /// Acceptor: a connection was accepted.
+    pub(crate) fn opened(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// `n` connections closed (by a worker, or unserved by the acceptor).
+    pub(crate) fn closed(&self, n: usize) {
+        self.0.fetch_sub(n, Ordering::SeqCst);
+    }
+
+    /// The count now.
+    pub(crate) fn get(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
     }
 }
 
@@ -41,9 +74,10 @@ pub enum WorkerState {
     Starting,
     /// Serving.
     Running,
-    /// Chosen by the reaper: takes no new connections and exits once it holds none.
+    /// Takes no new connections and exits once it holds none: chosen by the reaper (idle), or
+    /// released by consolidation (its connections handed back first).
     Retiring,
-    /// The proxy is shutting down: finishing in-flight work.
+    /// The proxy is shutting down: finishing in-flight work, then exiting.
     Draining,
 }
 
@@ -76,11 +110,12 @@ pub struct Stats {
     pub rejected: u64,
     /// Worker threads started (including replacements and failed starts).
     pub spawned: u64,
-    /// Workers retired by the reaper.
+    /// Workers that exited after being retired by the reaper or released by consolidation.
     pub retired: u64,
     /// Workers that died (or failed to start) and were replaced.
     pub replaced: u64,
-    /// Panics caught in connection callbacks.
+    /// Panics caught on a worker (in a server's or a connection's method, or by the server
+    /// itself, as an HTTP handler's is) that cost one connection and not the worker.
     pub panics: u64,
     /// Worker starts that failed (factory error or panic, start-hook panic, thread spawn error).
     pub spawn_failures: u64,

@@ -1,233 +1,264 @@
-//! The worker set as the acceptor thread holds it: spawning, the per-worker load that workers
-//! publish, and the messages between the acceptor and the workers. The acceptor is the only
-//! thread that changes the set; see docs/ARCHITECTURE.md for the states and counters.
+//! The [`Pool`]: the worker set and everything decided about it. It places connections
+//! (`balance`), starts workers, keeps `min_workers` alive and replaces the dead with backoff
+//! (`supervise`), retires idle workers and releases spread-out ones (`reap`), and publishes
+//! the set for `stats()`. It lives on the acceptor thread, the only thread that changes the
+//! set; workers only publish their [`WorkerLoad`](load::WorkerLoad).
+//!
+//! # Worker states
+//!
+//! ```text
+//!   spawn → Starting ──factory ok──→ Running ──reaper: idle ≥ worker_idle_timeout──→ Retiring → exit
+//!              │                        │   └─consolidation: quiet, beyond `spread`─→ Retiring (Release) → exit
+//!              └─factory failed─→ exit  └─shutdown─→ Draining → exit
+//! ```
+//!
+//! A worker whose thread died (a panic outside the per-connection guard) is replaced with
+//! exponential backoff; one whose start failed is replaced the same way, and while the initial
+//! set has not started, `ready()` reports the failure.
 
-pub(crate) mod reap;
+pub(crate) mod balance;
+mod load;
+mod reap;
 mod slab;
-mod worker;
+mod supervise;
+mod thread;
+pub(crate) mod worker;
 
-use std::io;
-use std::net::TcpStream;
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, Sender};
-use mio::{Poll, Waker};
-use parking_lot::Mutex;
+use balance::{choose, Candidate, Choice, Rules};
+pub(crate) use load::WorkerLoad;
+use supervise::Backoff;
+use thread::Worker;
+pub(crate) use worker::ToWorker;
 
-use crate::agent::ServiceAgent;
 use crate::config::Config;
-use crate::connection::Connection;
-use crate::server::EventedConnection;
-use crate::shared::Shared;
+use crate::error::StartError;
+use crate::report::{WorkerOutcome, WorkerReport};
+use crate::shared::{Lifecycle, Shared, WorkerView};
 use crate::stats::{Counters, WorkerState};
 use crate::targets::PROXY;
 
-/// The waker's token on an evented worker's poll; connection tokens (see `slab`) never equal it.
-pub(crate) const WORKER_WAKER: mio::Token = mio::Token(usize::MAX);
-
-/// What one worker publishes about itself for the acceptor's choices and for [`crate::Stats`].
-#[derive(Debug)]
-pub(crate) struct WorkerLoad {
-    /// Connections held or queued: the acceptor adds on hand-off, the worker subtracts on close
-    /// or migration.
-    pub(crate) conns: AtomicUsize,
-    /// Evented: clock reading when the running callback began, 0 when none runs.
-    pub(crate) busy_since: AtomicU64,
-    /// Evented: clock reading when a callback last blocked past the busy threshold, 0 if never.
-    pub(crate) blocked_at: AtomicU64,
-    /// Clock reading when `conns` last fell to 0.
-    pub(crate) last_idle: AtomicU64,
-    /// Evented: the worker is (about to be) asleep in `poll` and needs its waker to see a
-    /// message. While it runs, it checks its channel every iteration, so senders skip the wake
-    /// (a syscall) then.
-    pub(crate) parked: AtomicBool,
-    /// Blocking: a clone of the socket being served, so the acceptor can force it closed at the
-    /// drain deadline.
-    pub(crate) serving: Mutex<Option<TcpStream>>,
+/// The worker set and the decisions about it.
+pub(crate) struct Pool {
+    config: Arc<Config>,
+    shared: Arc<Shared>,
+    workers: Vec<Worker>,
+    next_id: usize,
+    /// The rotation point for ties in the balancing choice.
+    cursor: usize,
+    /// Reused for every placement.
+    candidates: Vec<Candidate>,
+    restart: Backoff,
+    /// Worker losses not yet made good by a replacement.
+    owed_replacements: usize,
+    next_reap: Instant,
+    /// The set or a state changed since the last `publish`.
+    dirty: bool,
 }
 
-impl WorkerLoad {
-    fn new(now: u64) -> WorkerLoad {
-        WorkerLoad {
-            conns: AtomicUsize::new(0),
-            busy_since: AtomicU64::new(0),
-            blocked_at: AtomicU64::new(0),
-            last_idle: AtomicU64::new(now),
-            parked: AtomicBool::new(true),
-            serving: Mutex::new(None),
+impl Pool {
+    pub(crate) fn new(config: Arc<Config>, shared: Arc<Shared>, now: Instant) -> Pool {
+        Pool {
+            restart: Backoff::new(config.restart_backoff.0, config.restart_backoff.1),
+            next_reap: now + config.reap_interval,
+            config,
+            shared,
+            workers: Vec::new(),
+            next_id: 0,
+            cursor: 0,
+            candidates: Vec::new(),
+            owed_replacements: 0,
+            dirty: false,
         }
     }
-}
 
-/// Acceptor → worker.
-pub(crate) enum ToWorker {
-    /// A newly accepted connection.
-    Conn(Connection),
-    /// A connection moving from another (evented) worker. `isolate`: it is leaving a worker
-    /// whose callback blocked, so it wants an empty worker; otherwise it is being packed onto
-    /// fewer workers.
-    Adopt {
-        conn: Box<dyn EventedConnection>,
-        isolate: bool,
-    },
-    /// Exit once no connection is held (the reaper's choice).
-    Retire,
-    /// Evented: hand every connection back to the acceptor, then exit (consolidation).
-    Release,
-    /// Shut down: finish in-flight work, close idle connections, exit.
-    Drain,
-    /// The drain deadline passed: close everything now and exit.
-    Force,
-}
+    /// Starts the initial `min_workers` workers.
+    pub(crate) fn start(&mut self, now: Instant) {
+        for _ in 0..self.config.min_workers {
+            self.spawn(now, true);
+        }
+        self.update_readiness();
+    }
 
-/// Worker or handle → acceptor. Every send is followed by a wake of the acceptor's poll.
-pub(crate) enum ToAcceptor {
-    /// The factory returned a server.
-    Started { id: usize },
-    /// The start hook or factory failed.
-    StartFailed { id: usize, message: String },
-    /// The worker thread is ending (sent from a drop guard, so also while unwinding).
-    Exited { id: usize },
-    /// An evented worker hands these connections back for placement: because a callback
-    /// blocked (`isolate`), or because it was released.
-    Shed {
-        id: usize,
-        conns: Vec<Box<dyn EventedConnection>>,
-        isolate: bool,
-    },
-    /// Begin the shutdown sequence; force-close at `deadline`.
-    Shutdown { deadline: Instant },
-}
+    pub(crate) fn is_empty(&self) -> bool {
+        self.workers.is_empty()
+    }
 
-/// A worker as the acceptor holds it.
-pub(crate) struct Worker {
-    pub(crate) id: usize,
-    pub(crate) name: Arc<str>,
-    pub(crate) load: Arc<WorkerLoad>,
-    pub(crate) state: WorkerState,
-    pub(crate) started_at: Instant,
-    /// Last time the acceptor handed it a connection.
-    pub(crate) last_handoff: Instant,
-    /// One of the `min_workers` started with the proxy: its start decides `ready()`.
-    pub(crate) initial: bool,
-    pub(crate) start_failure: Option<String>,
-    tx: Sender<ToWorker>,
-    /// Kept so connections still queued to a worker that died can be recovered.
-    rx: Receiver<ToWorker>,
-    waker: Option<Arc<Waker>>,
-    handle: Option<JoinHandle<()>>,
-}
+    /// Workers counted against `min_workers`.
+    fn live(&self) -> usize {
+        self.workers
+            .iter()
+            .filter(|w| matches!(w.state, WorkerState::Starting | WorkerState::Running))
+            .count()
+    }
 
-impl Worker {
-    /// Sends a message, waking an evented worker's poll.
-    ///
-    /// # Errors
-    ///
-    /// Gives the message back if the worker's thread is gone.
-    pub(crate) fn send(&self, msg: ToWorker) -> Result<(), ToWorker> {
-        self.tx.send(msg).map_err(|e| e.0)?;
-        // SeqCst fence: pairs with the worker's fence between setting `parked` and checking its
-        // channel. Either this load sees `parked`, or the worker's check sees the message.
-        // Swap, not load: the first sender to find the worker parked wakes it; later ones
-        // (before it runs and drains its whole channel) need not.
-        fence(Ordering::SeqCst);
-        if let Some(waker) = self
-            .waker
-            .as_ref()
-            .filter(|_| self.load.parked.swap(false, Ordering::Relaxed))
-        {
-            if let Err(e) = waker.wake() {
-                log::warn!(target: PROXY, "waking worker {}: {e}", self.id);
+    /// Workers counted against `max_workers` (a retiring thread still exists).
+    fn existing(&self) -> usize {
+        self.workers.len()
+    }
+
+    fn worker_mut(&mut self, id: usize) -> Option<&mut Worker> {
+        self.workers.iter_mut().find(|w| w.id == id)
+    }
+
+    /// Hands a connection to a worker, spawning one if the policy says so and `may_grow`.
+    /// Gives it back when no worker can take it now.
+    pub(crate) fn place(
+        &mut self,
+        mut msg: ToWorker,
+        prefer_empty: bool,
+        may_grow: bool,
+        now: Instant,
+    ) -> Result<(), ToWorker> {
+        loop {
+            let now_nanos = self.shared.clock.nanos(now);
+            let threshold = self.config.busy_threshold.as_nanos() as u64;
+            // A worker whose callback blocked is avoided for as long as consolidation waits
+            // before packing connections back, so the two agree on what "blocking" means.
+            let memory = self.config.consolidate_after.as_nanos() as u64;
+            let evented = self.config.factory.is_evented();
+            self.candidates.clear();
+            self.candidates
+                .extend(self.workers.iter().map(|w| Candidate {
+                    conns: w.load.conns(),
+                    busy: evented
+                        && (w.load.callback_longer_than(now_nanos, threshold)
+                            || w.load.blocked_within(now_nanos, memory)),
+                    accepting: !w.gone
+                        && matches!(w.state, WorkerState::Starting | WorkerState::Running),
+                }));
+            let rules = Rules {
+                evented,
+                can_spawn: may_grow
+                    && self.existing() < self.config.max_workers
+                    && self.restart.allows(now),
+                spread: self.config.spread,
+                prefer_empty,
+            };
+            let index = match choose(
+                self.config.balance,
+                &self.candidates,
+                &mut self.cursor,
+                rules,
+            ) {
+                Choice::Worker(i) => i,
+                Choice::Spawn => match self.spawn(now, false) {
+                    Some(i) => i,
+                    None => continue, // backoff now forbids spawning; choose again
+                },
+                Choice::Full => return Err(msg),
+            };
+            match self.workers[index].hand_off(msg, now, now_nanos) {
+                Ok(()) => return Ok(()),
+                // Its thread is gone (now marked so); its exit message is on the way.
+                Err(back) => msg = back,
             }
         }
-        Ok(())
     }
 
-    /// Hands over a connection, counting it against the worker.
-    pub(crate) fn hand_off(&mut self, msg: ToWorker, now: Instant) -> Result<(), ToWorker> {
-        // Relaxed: the worker's matching decrement happens after it receives the message,
-        // which the channel orders.
-        self.load.conns.fetch_add(1, Ordering::Relaxed);
-        self.last_handoff = now;
-        self.send(msg).inspect_err(|_| {
-            self.load.conns.fetch_sub(1, Ordering::Relaxed);
-        })
-    }
-
-    /// Takes back whatever is still queued (after the thread has ended).
-    pub(crate) fn recover_queued(&self) -> Vec<ToWorker> {
-        self.rx.try_iter().collect()
-    }
-
-    /// Joins the thread, which has said it is ending. `Err` carries the panic message.
-    pub(crate) fn join(&mut self) -> Result<(), String> {
-        match self.handle.take() {
-            Some(h) => h.join().map_err(|p| crate::error::panic_message(&*p)),
-            None => Ok(()),
+    /// Hands a connection to any worker whose thread still runs (during shutdown, where it
+    /// is drained with the rest). Gives it back if there is none.
+    pub(crate) fn hand_to_any(&mut self, msg: ToWorker, now: Instant) -> Result<(), ToWorker> {
+        let now_nanos = self.shared.clock.nanos(now);
+        match self.workers.iter_mut().find(|w| !w.is_finished()) {
+            Some(w) => w.hand_off(msg, now, now_nanos),
+            None => Err(msg),
         }
     }
 
-    /// Whether the thread has ended (for the join at shutdown).
-    pub(crate) fn is_finished(&self) -> bool {
-        self.handle.as_ref().is_none_or(|h| h.is_finished())
-    }
-
-    /// Blocking kind: shuts down the socket being served, unblocking its reads and writes.
-    pub(crate) fn force_close_serving(&self) {
-        if let Some(stream) = self.load.serving.lock().as_ref() {
-            let _ = stream.shutdown(std::net::Shutdown::Both);
+    /// Starts a worker; returns its index, or `None` (and backs off) if the thread or its poll
+    /// could not be made.
+    fn spawn(&mut self, now: Instant, initial: bool) -> Option<usize> {
+        let id = self.next_id;
+        self.next_id += 1;
+        match thread::spawn(id, &self.config, &self.shared, now, initial) {
+            Ok(worker) => {
+                log::debug!(target: PROXY, "spawned {}", worker.name);
+                self.workers.push(worker);
+                self.dirty = true;
+                Some(self.workers.len() - 1)
+            }
+            Err(e) => {
+                Counters::add(&self.shared.counters.spawn_failures, 1);
+                self.restart.fail(now);
+                log::error!(target: PROXY, "could not start a worker: {e}");
+                if initial {
+                    self.shared
+                        .set_lifecycle(Lifecycle::Failed(StartError::WorkerFailed {
+                            worker: id,
+                            message: e.to_string(),
+                        }));
+                }
+                None
+            }
         }
     }
-}
 
-/// Starts a worker thread. The evented kind's `Poll` and `Waker` are made here, on the acceptor,
-/// so the acceptor can wake the worker from the first message on without a round trip.
-pub(crate) fn spawn(
-    id: usize,
-    config: &Arc<Config>,
-    shared: &Arc<Shared>,
-    now: Instant,
-    initial: bool,
-) -> io::Result<Worker> {
-    let name: Arc<str> = format!("{}-{}", config.thread_name, id).into();
-    let load = Arc::new(WorkerLoad::new(shared.clock.nanos(now)));
-    let (tx, rx) = crossbeam_channel::unbounded();
-    let agent = ServiceAgent {
-        worker_id: id,
-        name: name.clone(),
-        shared: shared.clone(),
-        load: load.clone(),
-    };
-    let (poll, waker) = if config.factory.is_evented() {
-        let poll = Poll::new()?;
-        let waker = Arc::new(Waker::new(poll.registry(), WORKER_WAKER)?);
-        (Some(poll), Some(waker))
-    } else {
-        (None, None)
-    };
-    let mut builder = thread::Builder::new().name(name.to_string());
-    if let Some(size) = config.stack_size {
-        builder = builder.stack_size(size);
+    /// Marks a worker retiring and tells it how: `Retire` (exit when empty) or `Release` (hand
+    /// the connections back first).
+    fn retire(&mut self, index: usize, how: ToWorker) {
+        let worker = &mut self.workers[index];
+        worker.state = WorkerState::Retiring;
+        self.dirty = true;
+        // A worker already gone will be accounted for by its exit message.
+        let _ = worker.send(how);
     }
-    let thread_rx = rx.clone();
-    let thread_config = config.clone();
-    let handle = builder.spawn(move || worker::run(agent, thread_config, thread_rx, poll))?;
-    Counters::add(&shared.counters.spawned, 1);
-    Ok(Worker {
-        id,
-        name,
-        load,
-        state: WorkerState::Starting,
-        started_at: now,
-        last_handoff: now,
-        initial,
-        start_failure: None,
-        tx,
-        rx,
-        waker,
-        handle: Some(handle),
-    })
+
+    /// The shutdown sequence's first step for the pool: every worker drains.
+    pub(crate) fn drain(&mut self) {
+        for w in &mut self.workers {
+            w.state = WorkerState::Draining;
+            let _ = w.send(ToWorker::Drain);
+        }
+        self.dirty = true;
+    }
+
+    /// The drain deadline passed: every worker closes what it holds now.
+    pub(crate) fn force(&self) {
+        log::warn!(target: PROXY, "drain deadline passed; force-closing {} workers", self.workers.len());
+        for w in &self.workers {
+            let _ = w.send(ToWorker::Force);
+            w.force_close_serving();
+        }
+    }
+
+    /// Gives up on the workers still running after the forced close.
+    pub(crate) fn abandon(&mut self) -> Vec<WorkerReport> {
+        self.dirty = true;
+        self.workers
+            .drain(..)
+            .map(|w| {
+                log::error!(target: PROXY, "{} did not stop after the forced close; abandoning it", w.name);
+                WorkerReport {
+                    id: w.id,
+                    name: w.name.to_string(),
+                    outcome: WorkerOutcome::Abandoned,
+                }
+            })
+            .collect()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Publishes the set for `stats()` if it changed.
+    pub(crate) fn publish(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        self.dirty = false;
+        *self.shared.workers.lock() = self
+            .workers
+            .iter()
+            .map(|w| WorkerView {
+                id: w.id,
+                name: w.name.clone(),
+                load: w.load.clone(),
+                state: w.state,
+            })
+            .collect();
+    }
 }

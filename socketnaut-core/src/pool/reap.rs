@@ -1,7 +1,14 @@
-//! The reaper's decision and the restart backoff: pure functions of a clock, so they are tested
-//! with made-up instants.
+//! Shrinking the pool: the reaper retires workers idle for `worker_idle_timeout`, and
+//! consolidation releases evented workers whose connections stopped blocking, beyond the
+//! `spread` busiest, so connections spread out by blocking handlers are packed back onto one
+//! worker per core. Both decisions are pure functions ([`to_retire`], [`to_release`]), tested
+//! with made-up instants; [`Pool::reap`] gathers their inputs and carries them out.
 
 use std::time::{Duration, Instant};
+
+use super::{Pool, ToWorker};
+use crate::stats::WorkerState;
+use crate::targets::PROXY;
 
 /// A worker as the reaper sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,53 +40,100 @@ pub(crate) fn to_retire(
         .collect()
 }
 
-/// Exponential backoff for restarting workers that died or failed to start.
-#[derive(Debug)]
-pub(crate) struct Backoff {
-    initial: Duration,
-    max: Duration,
-    next_delay: Duration,
-    not_before: Option<Instant>,
-    last_failure: Option<Instant>,
+/// An evented worker as consolidation sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct QuietView {
+    /// Index in the pool.
+    pub(crate) index: usize,
+    /// Connections it holds.
+    pub(crate) conns: usize,
+    /// Running, and neither handed a connection nor blocking for `consolidate_after`, nor in
+    /// a callback now.
+    pub(crate) quiet: bool,
 }
 
-impl Backoff {
-    pub(crate) fn new(initial: Duration, max: Duration) -> Backoff {
-        Backoff {
-            initial,
-            max,
-            next_delay: initial,
-            not_before: None,
-            last_failure: None,
+/// Which quiet workers to release: all quiet workers holding connections beyond the `spread`
+/// busiest of them, fewest connections first, at most `may_release` of them (so the pool
+/// stays at `min_workers`).
+pub(crate) fn to_release(workers: &[QuietView], spread: usize, may_release: usize) -> Vec<usize> {
+    let mut quiet: Vec<(usize, usize)> = workers
+        .iter()
+        .filter(|w| w.quiet && w.conns > 0)
+        .map(|w| (w.index, w.conns))
+        .collect();
+    if quiet.len() <= spread {
+        return Vec::new();
+    }
+    // Keep the busiest; release the rest, fewest connections first.
+    quiet.sort_by_key(|&(index, conns)| (std::cmp::Reverse(conns), index));
+    quiet[spread..]
+        .iter()
+        .rev()
+        .take(may_release)
+        .map(|&(index, _)| index)
+        .collect()
+}
+
+impl Pool {
+    /// When the reaper runs next.
+    pub(crate) fn next_reap(&self) -> Instant {
+        self.next_reap
+    }
+
+    /// On the reap interval: retires idle workers, then releases quiet ones.
+    pub(crate) fn reap(&mut self, now: Instant) {
+        if now < self.next_reap {
+            return;
+        }
+        self.next_reap = now + self.config.reap_interval;
+        self.restart.settle(now);
+        let clock = self.shared.clock;
+        let views: Vec<IdleView> = self
+            .workers
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.state == WorkerState::Running)
+            .map(|(index, w)| IdleView {
+                index,
+                idle_since: (w.load.conns() == 0).then(|| {
+                    let last_idle = clock.instant(w.load.last_idle());
+                    last_idle.max(w.last_handoff).max(w.started_at)
+                }),
+            })
+            .collect();
+        let live = self.live();
+        let min = self.config.min_workers;
+        let retire = to_retire(&views, live, min, now, self.config.idle_timeout);
+        let retiring = retire.len();
+        for index in retire {
+            log::debug!(target: PROXY, "retiring idle {}", self.workers[index].name);
+            self.retire(index, ToWorker::Retire);
+        }
+        if self.config.factory.is_evented() && self.config.migrate {
+            self.consolidate(now, (live - retiring).saturating_sub(min));
         }
     }
 
-    /// Records a failure: no spawn before `now + delay`, and the delay doubles.
-    pub(crate) fn fail(&mut self, now: Instant) {
-        self.not_before = Some(now + self.next_delay);
-        self.next_delay = (self.next_delay * 2).min(self.max);
-        self.last_failure = Some(now);
-    }
-
-    /// Whether a spawn is allowed at `now`.
-    pub(crate) fn allows(&self, now: Instant) -> bool {
-        self.not_before.is_none_or(|t| now >= t)
-    }
-
-    /// When the current wait ends, if there is one.
-    pub(crate) fn wait_until(&self, now: Instant) -> Option<Instant> {
-        self.not_before.filter(|&t| t > now)
-    }
-
-    /// Forgets failures once none happened for twice the longest delay, so a later, unrelated
-    /// failure starts from the short delay again.
-    pub(crate) fn settle(&mut self, now: Instant) {
-        if let Some(last) = self.last_failure {
-            if now.saturating_duration_since(last) >= self.max * 2 {
-                self.next_delay = self.initial;
-                self.last_failure = None;
-                self.not_before = None;
-            }
+    fn consolidate(&mut self, now: Instant, may_release: usize) {
+        let quiet_for = self.config.consolidate_after;
+        let now_nanos = self.shared.clock.nanos(now);
+        let quiet_nanos = quiet_for.as_nanos() as u64;
+        let views: Vec<QuietView> = self
+            .workers
+            .iter()
+            .enumerate()
+            .map(|(index, w)| QuietView {
+                index,
+                conns: w.load.conns(),
+                quiet: w.state == WorkerState::Running
+                    && now.saturating_duration_since(w.last_handoff) >= quiet_for
+                    && !w.load.in_callback()
+                    && !w.load.blocked_within(now_nanos, quiet_nanos),
+            })
+            .collect();
+        for index in to_release(&views, self.config.spread, may_release) {
+            log::debug!(target: PROXY, "releasing {}: its connections have not blocked for {quiet_for:?}", self.workers[index].name);
+            self.retire(index, ToWorker::Release);
         }
     }
 }
@@ -142,31 +196,59 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_caps_and_settles() {
-        let t0 = Instant::now();
-        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(400));
-        assert!(b.allows(t0));
-        b.fail(t0);
-        assert!(!b.allows(t0 + Duration::from_millis(99)));
-        assert!(b.allows(t0 + Duration::from_millis(100)));
-        let t1 = t0 + Duration::from_millis(100);
-        b.fail(t1);
-        assert_eq!(b.wait_until(t1), Some(t1 + Duration::from_millis(200)));
-        let t2 = t1 + Duration::from_millis(200);
-        b.fail(t2);
-        b.fail(t2);
-        assert_eq!(
-            b.wait_until(t2),
-            Some(t2 + Duration::from_millis(400)),
-            "capped"
-        );
-        b.settle(t2 + Duration::from_millis(799));
-        assert!(b.wait_until(t2).is_some(), "too soon to forget");
-        b.settle(t2 + Duration::from_millis(800));
-        b.fail(t2 + S);
-        assert_eq!(
-            b.wait_until(t2 + S),
-            Some(t2 + S + Duration::from_millis(100))
-        );
+    fn release_table() {
+        let w = |index, conns, quiet| QuietView {
+            index,
+            conns,
+            quiet,
+        };
+        type Row = (&'static str, Vec<QuietView>, usize, usize, Vec<usize>);
+        let rows: Vec<Row> = vec![
+            (
+                "within spread",
+                vec![w(0, 3, true), w(1, 1, true)],
+                2,
+                9,
+                vec![],
+            ),
+            (
+                "beyond spread, fewest first",
+                vec![w(0, 3, true), w(1, 1, true), w(2, 2, true), w(3, 5, true)],
+                2,
+                9,
+                vec![1, 2],
+            ),
+            (
+                "never below min",
+                vec![w(0, 3, true), w(1, 1, true), w(2, 2, true)],
+                1,
+                1,
+                vec![1],
+            ),
+            (
+                "busy workers stay and do not count",
+                vec![w(0, 3, false), w(1, 1, true), w(2, 2, true)],
+                1,
+                9,
+                vec![1],
+            ),
+            (
+                "empty workers are the reaper's",
+                vec![w(0, 3, true), w(1, 0, true)],
+                1,
+                9,
+                vec![],
+            ),
+            (
+                "ties by index",
+                vec![w(0, 2, true), w(1, 2, true), w(2, 2, true)],
+                1,
+                9,
+                vec![2, 1],
+            ),
+        ];
+        for (name, workers, spread, may, want) in rows {
+            assert_eq!(to_release(&workers, spread, may), want, "{name}");
+        }
     }
 }
