@@ -5,7 +5,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::pool::WorkerLoad;
+use crate::pool::load::WorkerLoad;
 use crate::shared::Shared;
 use crate::stats::Counters;
 

@@ -12,7 +12,7 @@ use parking_lot::{Condvar, Mutex};
 use crate::acceptor::inbox::{Inbox, ToAcceptor};
 use crate::clock::Clock;
 use crate::error::StartError;
-use crate::pool::WorkerLoad;
+use crate::pool::load::WorkerLoad;
 use crate::report::WorkerReport;
 use crate::stats::{Counters, WorkerState};
 
@@ -65,6 +65,11 @@ impl Shared {
     /// Sends a message to the acceptor and wakes it.
     pub(crate) fn notify(&self, msg: ToAcceptor) {
         self.inbox.send(msg);
+    }
+
+    /// Wakes the acceptor, after a send on a channel other than its inbox.
+    pub(crate) fn wake_acceptor(&self) {
+        self.inbox.wake();
     }
 
     /// Worker: `n` connections closed. Wakes the acceptor if it waits for capacity.

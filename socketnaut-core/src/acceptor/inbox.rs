@@ -1,6 +1,10 @@
 //! The acceptor's inbox: the messages the workers, the handle and the signal thread send it,
 //! the channel and poll waker that carry them, and the flag of the capacity handshake (the
 //! acceptor asking to be woken when a connection closes).
+//!
+//! Connections shed by evented workers come on a channel of their own
+//! ([`Shed`](crate::pool::worker::Shed)), so this hub type, which every thread holds, names no
+//! connection type and imports nothing of the runtime.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,7 +13,6 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, Sender};
 use mio::{Poll, Token, Waker};
 
-use crate::server::EventedConnection;
 use crate::targets::PROXY;
 
 /// The waker's token on the acceptor's poll.
@@ -23,13 +26,6 @@ pub(crate) enum ToAcceptor {
     StartFailed { id: usize, message: String },
     /// The worker thread is ending (sent from a drop guard, so also while unwinding).
     Exited { id: usize },
-    /// An evented worker hands these connections back for placement: because a callback
-    /// blocked (`isolate`), or because it was released.
-    Shed {
-        id: usize,
-        conns: Vec<Box<dyn EventedConnection>>,
-        isolate: bool,
-    },
     /// Begin the shutdown sequence; force-close at `deadline`.
     Shutdown { deadline: Instant },
 }
@@ -79,7 +75,8 @@ impl Inbox {
         }
     }
 
-    fn wake(&self) {
+    /// Wakes the acceptor (after a send on another channel to it).
+    pub(crate) fn wake(&self) {
         if let Err(e) = self.waker.wake() {
             log::error!(target: PROXY, "waking the acceptor: {e}");
         }

@@ -24,7 +24,7 @@ use inbox::ToAcceptor;
 use listen::{Accepted, Listen};
 
 use crate::config::Config;
-use crate::pool::{Pool, ToWorker};
+use crate::pool::{Pool, Shed, ToWorker};
 use crate::shared::{Lifecycle, Shared};
 use crate::stats::Counters;
 use crate::targets::PROXY;
@@ -32,6 +32,8 @@ use crate::targets::PROXY;
 pub(crate) struct Acceptor {
     poll: Poll,
     rx: Receiver<ToAcceptor>,
+    /// Connections evented workers hand back.
+    shed: Receiver<Shed>,
     shared: Arc<Shared>,
     config: Arc<Config>,
     pool: Pool,
@@ -51,8 +53,10 @@ impl Acceptor {
         config: Arc<Config>,
     ) -> io::Result<Acceptor> {
         let listen = Listen::new(&poll, listener, shared.local_addr, config.nodelay)?;
+        let (shed_tx, shed) = crossbeam_channel::unbounded();
         Ok(Acceptor {
-            pool: Pool::new(config.clone(), shared.clone(), Instant::now()),
+            pool: Pool::new(config.clone(), shared.clone(), shed_tx, Instant::now()),
+            shed,
             poll,
             rx,
             shared,
@@ -175,23 +179,23 @@ impl Acceptor {
                         drain.reports.push(report);
                     }
                 }
-                ToAcceptor::Shed { id, conns, isolate } => {
-                    let counters = &self.shared.counters;
-                    let counter = if isolate {
-                        &counters.migrated
-                    } else {
-                        &counters.consolidated
-                    };
-                    Counters::add(counter, conns.len() as u64);
-                    log::debug!(target: PROXY, "worker {id} handed back {} connections; re-placing them", conns.len());
-                    self.pending.extend(
-                        conns
-                            .into_iter()
-                            .map(|conn| ToWorker::Adopt { conn, isolate }),
-                    );
-                }
                 ToAcceptor::Shutdown { deadline } => self.begin_shutdown(deadline),
             }
+        }
+        while let Ok(Shed { id, conns, isolate }) = self.shed.try_recv() {
+            let counters = &self.shared.counters;
+            let counter = if isolate {
+                &counters.migrated
+            } else {
+                &counters.consolidated
+            };
+            Counters::add(counter, conns.len() as u64);
+            log::debug!(target: PROXY, "worker {id} handed back {} connections; re-placing them", conns.len());
+            self.pending.extend(
+                conns
+                    .into_iter()
+                    .map(|conn| ToWorker::Adopt { conn, isolate }),
+            );
         }
     }
 }

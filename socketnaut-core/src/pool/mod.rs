@@ -17,7 +17,7 @@
 //! set has not started, `ready()` reports the failure.
 
 pub(crate) mod balance;
-mod load;
+pub(crate) mod load;
 mod reap;
 mod slab;
 mod supervise;
@@ -27,11 +27,12 @@ pub(crate) mod worker;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crossbeam_channel::Sender;
+
 use balance::{choose, Candidate, Choice, Rules};
-pub(crate) use load::WorkerLoad;
 use supervise::Backoff;
 use thread::Worker;
-pub(crate) use worker::ToWorker;
+pub(crate) use worker::{Shed, ToWorker};
 
 use crate::config::Config;
 use crate::error::StartError;
@@ -53,14 +54,22 @@ pub(crate) struct Pool {
     restart: Backoff,
     /// Worker losses not yet made good by a replacement.
     owed_replacements: usize,
+    /// Given to every evented worker, for the connections it sheds.
+    shed: Sender<Shed>,
     next_reap: Instant,
     /// The set or a state changed since the last `publish`.
     dirty: bool,
 }
 
 impl Pool {
-    pub(crate) fn new(config: Arc<Config>, shared: Arc<Shared>, now: Instant) -> Pool {
+    pub(crate) fn new(
+        config: Arc<Config>,
+        shared: Arc<Shared>,
+        shed: Sender<Shed>,
+        now: Instant,
+    ) -> Pool {
         Pool {
+            shed,
             restart: Backoff::new(config.restart_backoff.0, config.restart_backoff.1),
             next_reap: now + config.reap_interval,
             config,
@@ -173,7 +182,7 @@ impl Pool {
     fn spawn(&mut self, now: Instant, initial: bool) -> Option<usize> {
         let id = self.next_id;
         self.next_id += 1;
-        match thread::spawn(id, &self.config, &self.shared, now, initial) {
+        match thread::spawn(id, &self.config, &self.shared, &self.shed, now, initial) {
             Ok(worker) => {
                 log::debug!(target: PROXY, "spawned {}", worker.name);
                 self.workers.push(worker);

@@ -10,7 +10,7 @@ use crossbeam_channel::{Receiver, Sender};
 use mio::{Poll, Waker};
 
 use super::load::WorkerLoad;
-use super::worker::{self, ToWorker, WORKER_WAKER};
+use super::worker::{self, Shed, ToWorker, WORKER_WAKER};
 use crate::agent::ServiceAgent;
 use crate::config::Config;
 use crate::error::panic_message;
@@ -107,6 +107,7 @@ pub(super) fn spawn(
     id: usize,
     config: &Arc<Config>,
     shared: &Arc<Shared>,
+    shed: &Sender<Shed>,
     now: Instant,
     initial: bool,
 ) -> io::Result<Worker> {
@@ -132,7 +133,9 @@ pub(super) fn spawn(
     }
     let thread_rx = rx.clone();
     let thread_config = config.clone();
-    let handle = builder.spawn(move || worker::run(agent, thread_config, thread_rx, poll))?;
+    let thread_shed = shed.clone();
+    let handle =
+        builder.spawn(move || worker::run(agent, thread_config, thread_rx, thread_shed, poll))?;
     Counters::add(&shared.counters.spawned, 1);
     Ok(Worker {
         id,

@@ -9,12 +9,11 @@ use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, Sender};
 use mio::{Events, Interest, Poll, Token};
 
 use super::headers::PendingHeader;
-use super::{connection_closed, ToWorker, WORKER_WAKER};
-use crate::acceptor::inbox::ToAcceptor;
+use super::{connection_closed, Shed, ToWorker, WORKER_WAKER};
 use crate::agent::ServiceAgent;
 use crate::config::Config;
 use crate::connection::Connection;
@@ -42,6 +41,8 @@ pub(super) struct EventedLoop<'a> {
     pub(super) agent: &'a ServiceAgent,
     pub(super) config: &'a Config,
     pub(super) rx: Receiver<ToWorker>,
+    /// To the acceptor, for the connections this worker sheds.
+    pub(super) shed: Sender<Shed>,
     pub(super) poll: Poll,
     pub(super) conns: Slab<Entry>,
     /// Connections whose PROXY protocol header has not fully arrived.
@@ -85,9 +86,11 @@ impl<'a> EventedLoop<'a> {
         agent: &'a ServiceAgent,
         config: &'a Config,
         rx: Receiver<ToWorker>,
+        shed: Sender<Shed>,
         poll: Poll,
     ) -> Self {
         EventedLoop {
+            shed,
             server,
             agent,
             config,
@@ -413,11 +416,16 @@ impl<'a> EventedLoop<'a> {
         self.agent
             .load
             .remove(moving.len(), clock.nanos(Instant::now()));
-        self.agent.shared.notify(ToAcceptor::Shed {
+        let shed = Shed {
             id: self.agent.worker_id,
             conns: moving,
             isolate,
-        });
+        };
+        // The acceptor outlives its workers: a failed send means it is gone, and with it the
+        // need to place these.
+        if self.shed.send(shed).is_ok() {
+            self.agent.shared.wake_acceptor();
+        }
     }
 
     pub(super) fn close(&mut self, token: usize) {

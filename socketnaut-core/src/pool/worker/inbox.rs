@@ -1,4 +1,6 @@
-//! A worker's inbox: what the acceptor sends it, and the token its waker has on its poll.
+//! The messages that carry connections between a worker and the acceptor: a worker's inbox
+//! ([`ToWorker`], and the token its waker has on its poll), and the connections an evented
+//! worker sheds ([`Shed`]).
 
 use crate::connection::Connection;
 use crate::server::EventedConnection;
@@ -32,4 +34,13 @@ impl ToWorker {
     pub(crate) fn is_connection(&self) -> bool {
         matches!(self, ToWorker::Conn(_) | ToWorker::Adopt { .. })
     }
+}
+
+/// An evented worker hands these connections back to the acceptor for placement: because a
+/// callback blocked (`isolate`), or because it was released. Sent on a channel of its own,
+/// followed by a wake of the acceptor.
+pub(crate) struct Shed {
+    pub(crate) id: usize,
+    pub(crate) conns: Vec<Box<dyn EventedConnection>>,
+    pub(crate) isolate: bool,
 }

@@ -17,10 +17,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, Sender};
 use mio::Poll;
 
-pub(crate) use inbox::{ToWorker, WORKER_WAKER};
+pub(crate) use inbox::{Shed, ToWorker, WORKER_WAKER};
 
 use crate::acceptor::inbox::ToAcceptor;
 use crate::agent::ServiceAgent;
@@ -34,6 +34,7 @@ pub(crate) fn run(
     agent: ServiceAgent,
     config: Arc<Config>,
     rx: Receiver<ToWorker>,
+    shed: Sender<Shed>,
     poll: Option<Poll>,
 ) {
     let _exit = ExitGuard {
@@ -59,7 +60,7 @@ pub(crate) fn run(
             Ok(Ok(server)) => {
                 started(&agent);
                 let poll = poll.expect("evented workers are spawned with a poll");
-                evented::EventedLoop::new(server, &agent, &config, rx, poll).run();
+                evented::EventedLoop::new(server, &agent, &config, rx, shed, poll).run();
             }
             Ok(Err(e)) => start_failed(&agent, format!("factory failed: {e}")),
             Err(p) => start_failed(&agent, format!("factory panicked: {}", panic_message(&*p))),
