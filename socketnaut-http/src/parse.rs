@@ -9,9 +9,9 @@ use std::mem::MaybeUninit;
 
 use bytes::Bytes;
 
+use crate::config::Limits;
 use crate::error::{self, Reject};
 use crate::grammar::{self, TargetForm};
-use crate::Limits;
 
 /// Header slots kept on the stack; larger `max_headers` limits use the heap.
 const STACK_HEADERS: usize = 128;
@@ -53,19 +53,7 @@ pub(crate) enum Parsed {
 
 /// Parses a request head from the start of `buf`.
 pub(crate) fn parse_head(buf: &[u8], limits: &Limits) -> Result<Parsed, Reject> {
-    // The request line limit is checked first, on the raw bytes, so a long URI gets 414 even
-    // before the head is complete.
-    let line_end = buf
-        .iter()
-        .take(limits.max_request_line + 2)
-        .position(|&b| b == b'\n');
-    match line_end {
-        None if buf.len() > limits.max_request_line + 1 => return Err(error::URI_TOO_LONG),
-        Some(end) if trim_cr(&buf[..end]).len() > limits.max_request_line => {
-            return Err(error::URI_TOO_LONG)
-        }
-        _ => {}
-    }
+    check_request_line(buf, limits)?;
     // Header slots: on the stack and uninitialised for the usual limit (this runs per request).
     let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_HEADERS];
     let mut heap = Vec::new();
@@ -77,25 +65,21 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits) -> Result<Parsed, Reject> 
     };
     let mut req = httparse::Request::new(&mut []);
     let len = match req.parse_with_uninit_headers(buf, slots) {
-        Ok(httparse::Status::Partial) => {
-            return if buf.len() > limits.max_head {
-                Err(error::HEAD_TOO_LARGE)
-            } else {
-                Ok(Parsed::Partial)
-            };
+        Ok(httparse::Status::Partial) if buf.len() > limits.max_head => {
+            return Err(error::HEAD_TOO_LARGE)
+        }
+        Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
+        Ok(httparse::Status::Complete(len)) if len > limits.max_head => {
+            return Err(error::HEAD_TOO_LARGE)
         }
         Ok(httparse::Status::Complete(len)) => len,
-        Err(httparse::Error::TooManyHeaders) => return Err(error::TOO_MANY_HEADERS),
-        Err(httparse::Error::Version) => return Err(version_error(buf)),
-        Err(httparse::Error::HeaderName) => return Err(Reject::bad("invalid header name")),
-        Err(httparse::Error::HeaderValue) => return Err(Reject::bad("invalid header value")),
-        Err(httparse::Error::NewLine) => return Err(Reject::bad("invalid line ending")),
-        Err(httparse::Error::Token) => return Err(Reject::bad("invalid token")),
-        Err(_) => return Err(Reject::bad("malformed request head")),
+        Err(e) => return Err(httparse_error(e, buf)),
     };
-    if len > limits.max_head {
-        return Err(error::HEAD_TOO_LARGE);
-    }
+    Ok(Parsed::Complete(head(&req, &buf[..len])?, len))
+}
+
+/// The validated head from httparse's tokens of `buf` (the whole head, and nothing after it).
+fn head(req: &httparse::Request<'_, '_>, buf: &[u8]) -> Result<Head, Reject> {
     let version = match req.version {
         Some(0) => Version::HTTP_10,
         Some(1) => Version::HTTP_11,
@@ -104,17 +88,10 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits) -> Result<Parsed, Reject> 
     let method = Method::from_bytes(req.method.unwrap_or_default().as_bytes())
         .map_err(|_| Reject::bad("invalid method"))?;
     let target = req.path.unwrap_or_default().as_bytes();
-    let form = grammar::target_form(target).ok_or(Reject::bad("invalid request target"))?;
-    match form {
-        _ if method == Method::CONNECT => return Err(error::CONNECT),
-        TargetForm::Origin | TargetForm::Absolute { .. } => {}
-        TargetForm::Asterisk if method == Method::OPTIONS => {}
-        TargetForm::Asterisk => return Err(Reject::bad("the * target is only for OPTIONS")),
-        TargetForm::Authority => return Err(Reject::bad("the authority form is only for CONNECT")),
-    }
+    let form = target_form(&method, target)?;
     // One copy of the whole head; the target and every header value are slices of it, so a
     // request costs one allocation here however many fields it has.
-    let shared = Bytes::copy_from_slice(&buf[..len]);
+    let shared = Bytes::copy_from_slice(buf);
     let slice_of = |part: &[u8]| {
         // `part` is a subslice of `buf` (httparse borrows from it).
         let start = part.as_ptr() as usize - buf.as_ptr() as usize;
@@ -122,33 +99,13 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits) -> Result<Parsed, Reject> 
     };
     let uri = Uri::from_maybe_shared(slice_of(target))
         .map_err(|_| Reject::bad("invalid request target"))?;
-    let mut headers = HeaderMap::with_capacity(req.headers.len());
-    // Which framing-relevant fields are present, noted while building the map so the common
-    // request (none of them but Host) needs no lookups afterwards.
-    let mut seen = Seen::default();
-    for h in req.headers.iter() {
-        let name = HeaderName::from_bytes(h.name.as_bytes())
-            .map_err(|_| Reject::bad("invalid header name"))?;
-        // Rejects control characters (other than tab) and DEL, which httparse lets through.
-        let value = HeaderValue::from_maybe_shared(slice_of(h.value))
-            .map_err(|_| Reject::bad("invalid header value"))?;
-        seen.note(&name);
-        headers.append(name, value);
-    }
+    let (mut headers, seen) = fields(req.headers, slice_of)?;
     let framing = if seen.framing {
         framing(&headers, version)?
     } else {
         Framing::Empty
     };
-    if seen.hosts > 1 || (version == Version::HTTP_11 && seen.hosts == 0) {
-        return Err(Reject::bad("HTTP/1.1 requires exactly one Host header"));
-    }
-    let host = (seen.hosts == 1)
-        .then(|| headers.get(header::HOST))
-        .flatten();
-    if host.is_some_and(|h| !grammar::is_host(h.as_bytes())) {
-        return Err(Reject::bad("invalid Host header"));
-    }
+    check_host(&headers, &seen, version)?;
     if let TargetForm::Absolute {
         authority: (start, len),
     } = form
@@ -159,34 +116,112 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits) -> Result<Parsed, Reject> 
             .map_err(|_| Reject::bad("invalid request target"))?;
         headers.insert(header::HOST, authority);
     }
-    let mut expect_continue = false;
-    if let Some(expect) = seen.expect.then(|| headers.get(header::EXPECT)).flatten() {
-        if expect.as_bytes().eq_ignore_ascii_case(b"100-continue") {
-            expect_continue = version == Version::HTTP_11;
-        } else {
-            return Err(Reject::new(
-                StatusCode::EXPECTATION_FAILED,
-                "unsupported expectation",
-            ));
-        }
-    }
+    let expect_continue = seen.expect && expects_continue(&headers, version)?;
     let keep_alive = if seen.connection {
         keep_alive(&headers, version)
     } else {
         version == Version::HTTP_11
     };
-    Ok(Parsed::Complete(
-        Head {
-            method,
-            uri,
-            version,
-            headers,
-            framing,
-            keep_alive,
-            expect_continue,
-        },
-        len,
-    ))
+    Ok(Head {
+        method,
+        uri,
+        version,
+        headers,
+        framing,
+        keep_alive,
+        expect_continue,
+    })
+}
+
+/// The request line limit, checked first, on the raw bytes, so a long URI gets 414 even before
+/// the head is complete.
+fn check_request_line(buf: &[u8], limits: &Limits) -> Result<(), Reject> {
+    let line_end = buf
+        .iter()
+        .take(limits.max_request_line + 2)
+        .position(|&b| b == b'\n');
+    match line_end {
+        None if buf.len() > limits.max_request_line + 1 => Err(error::URI_TOO_LONG),
+        Some(end) if trim_cr(&buf[..end]).len() > limits.max_request_line => {
+            Err(error::URI_TOO_LONG)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// httparse's refusal as a status.
+fn httparse_error(e: httparse::Error, buf: &[u8]) -> Reject {
+    match e {
+        httparse::Error::TooManyHeaders => error::TOO_MANY_HEADERS,
+        httparse::Error::Version => version_error(buf),
+        httparse::Error::HeaderName => Reject::bad("invalid header name"),
+        httparse::Error::HeaderValue => Reject::bad("invalid header value"),
+        httparse::Error::NewLine => Reject::bad("invalid line ending"),
+        httparse::Error::Token => Reject::bad("invalid token"),
+        _ => Reject::bad("malformed request head"),
+    }
+}
+
+/// The target's form, if the method allows it (RFC 9112 §3.2; `CONNECT` is not served).
+fn target_form(method: &Method, target: &[u8]) -> Result<TargetForm, Reject> {
+    let form = grammar::target_form(target).ok_or(Reject::bad("invalid request target"))?;
+    match form {
+        _ if method == Method::CONNECT => Err(error::CONNECT),
+        TargetForm::Origin | TargetForm::Absolute { .. } => Ok(form),
+        TargetForm::Asterisk if method == Method::OPTIONS => Ok(form),
+        TargetForm::Asterisk => Err(Reject::bad("the * target is only for OPTIONS")),
+        TargetForm::Authority => Err(Reject::bad("the authority form is only for CONNECT")),
+    }
+}
+
+/// The header fields as a map of slices of the head, and which of the fields that decide
+/// framing and connection handling are present (noted while building the map, so the common
+/// request, with none of them but Host, needs no lookups afterwards).
+fn fields(
+    raw: &[httparse::Header<'_>],
+    slice_of: impl Fn(&[u8]) -> Bytes,
+) -> Result<(HeaderMap, Seen), Reject> {
+    let mut headers = HeaderMap::with_capacity(raw.len());
+    let mut seen = Seen::default();
+    for h in raw {
+        let name = HeaderName::from_bytes(h.name.as_bytes())
+            .map_err(|_| Reject::bad("invalid header name"))?;
+        // Rejects control characters (other than tab) and DEL, which httparse lets through.
+        let value = HeaderValue::from_maybe_shared(slice_of(h.value))
+            .map_err(|_| Reject::bad("invalid header value"))?;
+        seen.note(&name);
+        headers.append(name, value);
+    }
+    Ok((headers, seen))
+}
+
+/// RFC 9112 §3.2: exactly one valid `Host` in HTTP/1.1, at most one (valid) in HTTP/1.0.
+fn check_host(headers: &HeaderMap, seen: &Seen, version: Version) -> Result<(), Reject> {
+    if seen.hosts > 1 || (version == Version::HTTP_11 && seen.hosts == 0) {
+        return Err(Reject::bad("HTTP/1.1 requires exactly one Host header"));
+    }
+    let host = (seen.hosts == 1)
+        .then(|| headers.get(header::HOST))
+        .flatten();
+    if host.is_some_and(|h| !grammar::is_host(h.as_bytes())) {
+        return Err(Reject::bad("invalid Host header"));
+    }
+    Ok(())
+}
+
+/// `Expect: 100-continue` (honoured in HTTP/1.1, ignored in 1.0 as RFC 9110 §10.1.1 says);
+/// any other expectation is 417.
+fn expects_continue(headers: &HeaderMap, version: Version) -> Result<bool, Reject> {
+    match headers.get(header::EXPECT) {
+        Some(v) if v.as_bytes().eq_ignore_ascii_case(b"100-continue") => {
+            Ok(version == Version::HTTP_11)
+        }
+        Some(_) => Err(Reject::new(
+            StatusCode::EXPECTATION_FAILED,
+            "unsupported expectation",
+        )),
+        None => Ok(false),
+    }
 }
 
 /// Presence of the fields that decide framing and connection handling.

@@ -1,0 +1,480 @@
+//! One HTTP/1.1 connection on an evented worker: the state machine that reads requests,
+//! calls the handler, and writes responses in order as the socket allows.
+//!
+//! States: `Head` (waiting for a request head; idle when nothing is buffered) → `Body` (reading
+//! a body) → the handler runs → back to `Head`, or `Stream` (a reader body being sent), or
+//! `Closing` (a final response queued) → `Lingering` (write side shut, draining the client's
+//! bytes so the close does not turn into a reset that destroys the response) → closed.
+
+use std::io::{self, Read};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::{Method, Version};
+use socketnaut_core::{ConnContext, ConnEvent, EventedConnection, ProxySocketAddressInfo, Step};
+
+use crate::body::Kind;
+use crate::buf::ReadBuf;
+use crate::config::ServiceConfig;
+use crate::decode::Decoder;
+use crate::dispatch::{self, Reply};
+use crate::error::{self, Reject};
+use crate::parse::{parse_head, Framing, Head, Parsed};
+use crate::rate::Meter;
+use crate::response::{write_chunk, write_head, BodyFraming};
+use crate::transport::Transport;
+
+mod bytes;
+mod timers;
+use crate::TARGET;
+
+/// Stop parsing pipelined requests while this much output waits for the socket.
+const OUT_HIGH: usize = 64 * 1024;
+/// Pull more from a streamed body while less than this waits.
+const OUT_LOW: usize = 16 * 1024;
+/// Stop reading while this much unparsed input is buffered.
+const IN_HIGH: usize = 64 * 1024;
+/// How long to drain the client's bytes after the final response before closing.
+const LINGER: Duration = Duration::from_secs(2);
+
+// The request head is held inline, not boxed: every request passes through `Body`, and a box
+// would cost an allocation per request; the price is a few hundred bytes per connection.
+#[allow(clippy::large_enum_variant)]
+enum State {
+    Head {
+        /// When the connection began waiting for this request (open, or last response).
+        since: Instant,
+    },
+    Body {
+        head: Head,
+        decoder: Decoder,
+        body: Vec<u8>,
+    },
+    Stream {
+        reader: Box<dyn Read + Send>,
+        chunked: bool,
+        keep_alive: bool,
+    },
+    Closing,
+    Lingering {
+        until: Instant,
+    },
+}
+
+/// Why [`HttpConn::process`] stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    /// It needs more bytes from the peer.
+    Input,
+    /// Output is over its high-water mark: it goes on once the socket takes some.
+    Output,
+    /// A final response is queued; nothing more will be read as requests.
+    Final,
+}
+
+pub(crate) struct HttpConn {
+    transport: Transport,
+    info: ProxySocketAddressInfo,
+    config: Arc<ServiceConfig>,
+    state: State,
+    input: ReadBuf,
+    output: Vec<u8>,
+    /// Bytes of `output` already written.
+    written: usize,
+    read_closed: bool,
+    /// Reading stopped at `IN_HIGH`; resume once input is consumed (no edge will come).
+    read_paused: bool,
+    /// A request was rejected before it was read in full: the peer may still be sending.
+    unread_request_bytes: bool,
+    /// An event said the peer shut down its side: reads go on to EOF.
+    peer_shut: bool,
+    /// Last time reading or writing made progress (body and write timeouts).
+    progress: Instant,
+    /// Request body bytes since the body began (the minimum request body rate).
+    body_rate: Meter,
+    /// Bytes written since output last stalled (the minimum response rate).
+    write_rate: Meter,
+}
+
+impl HttpConn {
+    pub(crate) fn new(
+        transport: Transport,
+        info: ProxySocketAddressInfo,
+        config: Arc<ServiceConfig>,
+        now: Instant,
+    ) -> HttpConn {
+        HttpConn {
+            transport,
+            info,
+            config,
+            state: State::Head { since: now },
+            input: ReadBuf::default(),
+            output: Vec::new(),
+            written: 0,
+            read_closed: false,
+            read_paused: false,
+            unread_request_bytes: false,
+            peer_shut: false,
+            progress: now,
+            body_rate: Meter::default(),
+            write_rate: Meter::default(),
+        }
+    }
+
+    fn is_idle(&self) -> bool {
+        matches!(self.state, State::Head { .. }) && self.input.is_empty()
+    }
+
+    /// Whether the unparsed input is a `HEAD` request, for a rejection before the head was
+    /// parsed (its response must carry no content either).
+    fn head_in_input(&self) -> bool {
+        let bytes = self.input.bytes();
+        let start = bytes
+            .iter()
+            .position(|&b| b != b'\r' && b != b'\n')
+            .unwrap_or(bytes.len());
+        bytes[start..].starts_with(b"HEAD ")
+    }
+
+    /// Advances the state machine as far as buffered input and output space allow.
+    fn process(&mut self, cx: &ConnContext<'_>) -> Stop {
+        loop {
+            let stop = match self.state {
+                State::Head { .. } => self.next_head(cx),
+                State::Body { .. } => self.next_body(cx),
+                State::Stream { .. } if self.pending_output() > OUT_LOW => Some(Stop::Output),
+                State::Stream { .. } => {
+                    self.pull_stream(cx.now());
+                    None
+                }
+                State::Closing | State::Lingering { .. } => Some(Stop::Final),
+            };
+            if let Some(stop) = stop {
+                return stop;
+            }
+        }
+    }
+
+    /// Parses the next request head, if it has arrived (and output has room): a request
+    /// without a body goes straight to the handler, one with a body moves to `Body`. `None`:
+    /// go on.
+    fn next_head(&mut self, cx: &ConnContext<'_>) -> Option<Stop> {
+        if self.pending_output() > OUT_HIGH {
+            return Some(Stop::Output);
+        }
+        if self.input.is_empty() {
+            return Some(Stop::Input);
+        }
+        let limits = &self.config.limits;
+        let (max_body, max_meta) = (limits.max_body, limits.max_chunk_metadata);
+        let head = match parse_head(self.input.bytes(), limits) {
+            Ok(Parsed::Partial) => return Some(Stop::Input),
+            Err(reject) => {
+                let to_head = self.head_in_input();
+                return Some(self.reject(reject, to_head));
+            }
+            Ok(Parsed::Complete(head, len)) => {
+                self.input.consume(len);
+                head
+            }
+        };
+        if matches!(head.framing, Framing::Length(n) if n > max_body as u64) {
+            let to_head = head.method == Method::HEAD;
+            return Some(self.reject(error::BODY_TOO_LARGE, to_head));
+        }
+        if head.expect_continue && head.framing != Framing::Empty && self.input.is_empty() {
+            self.out()
+                .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
+        if head.framing == Framing::Empty {
+            // No body to wait for: straight to the handler, without parking the head in
+            // `State::Body` first.
+            self.dispatch(head, Vec::new(), None, cx);
+            return None;
+        }
+        let now = cx.now();
+        self.progress = now;
+        self.body_rate.stop();
+        self.body_rate.start(now);
+        // The body grows as its bytes arrive: a claimed length reserves nothing.
+        self.state = State::Body {
+            decoder: Decoder::new(head.framing, max_meta),
+            head,
+            body: Vec::new(),
+        };
+        None
+    }
+
+    /// Decodes what has arrived of the body; once it is complete, calls the handler.
+    fn next_body(&mut self, cx: &ConnContext<'_>) -> Option<Stop> {
+        let State::Body {
+            head,
+            decoder,
+            body,
+        } = &mut self.state
+        else {
+            unreachable!("called in Body")
+        };
+        let max_body = self.config.limits.max_body;
+        match decoder.decode(self.input.bytes(), body, max_body) {
+            Err(reject) => {
+                let to_head = head.method == Method::HEAD;
+                return Some(self.reject(reject, to_head));
+            }
+            Ok(p) => {
+                self.input.consume(p.consumed);
+                self.body_rate.add(p.consumed);
+                if !p.done {
+                    return Some(Stop::Input);
+                }
+            }
+        }
+        self.body_rate.stop();
+        let State::Body {
+            head,
+            mut decoder,
+            body,
+        } = std::mem::replace(&mut self.state, State::Closing)
+        else {
+            unreachable!("matched above")
+        };
+        let trailers = decoder.take_trailers();
+        self.dispatch(head, body, trailers, cx);
+        None
+    }
+
+    /// Runs the handler (see `dispatch`) and queues its response, or the rejection it
+    /// ended in.
+    fn dispatch(
+        &mut self,
+        head: Head,
+        body: Vec<u8>,
+        trailers: Option<http::HeaderMap>,
+        cx: &ConnContext<'_>,
+    ) {
+        let head_request = head.method == Method::HEAD;
+        let version = head.version;
+        match dispatch::handle(&self.config, head, body, trailers, self.info, cx) {
+            Err(reject) => {
+                self.reject(reject, head_request);
+            }
+            Ok(reply) => self.queue(reply, version),
+        }
+    }
+
+    /// Queues a handler's response as its plan says.
+    fn queue(&mut self, reply: Reply, version: Version) {
+        let Reply {
+            parts,
+            body,
+            plan,
+            now,
+        } = reply;
+        let out = self.out();
+        write_head(
+            out,
+            parts.status,
+            &parts.headers,
+            plan.framing,
+            plan.keep_alive,
+            version,
+            now,
+        );
+        if plan.send_body {
+            match body {
+                Kind::Reader(reader) => {
+                    self.state = State::Stream {
+                        reader,
+                        chunked: plan.framing == BodyFraming::Chunked,
+                        keep_alive: plan.keep_alive,
+                    };
+                    return;
+                }
+                bytes => out.extend_from_slice(bytes.bytes().expect("in-memory body")),
+            }
+        }
+        self.state = if plan.keep_alive {
+            State::Head { since: now }
+        } else {
+            State::Closing
+        };
+    }
+
+    /// Moves one chunk from a streamed body to the output.
+    fn pull_stream(&mut self, now: Instant) {
+        let State::Stream {
+            reader,
+            chunked,
+            keep_alive,
+        } = &mut self.state
+        else {
+            return;
+        };
+        let (chunked, keep_alive) = (*chunked, *keep_alive);
+        let mut chunk = [0u8; 16 * 1024];
+        let n = loop {
+            match reader.read(&mut chunk) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // The head is out: the only honest signal left is an abrupt close.
+                    log::warn!(target: TARGET, "response body reader failed: {e}; closing");
+                    self.output.truncate(self.written);
+                    self.state = State::Lingering { until: now };
+                    return;
+                }
+            }
+        };
+        let out = self.out();
+        if chunked {
+            write_chunk(out, &chunk[..n]);
+        } else {
+            out.extend_from_slice(&chunk[..n]);
+        }
+        if n == 0 {
+            self.state = if keep_alive {
+                State::Head { since: now }
+            } else {
+                State::Closing
+            };
+        }
+    }
+
+    /// Queues an error response (without content if it answers `HEAD`) and closes after it.
+    fn reject(&mut self, reject: Reject, to_head: bool) -> Stop {
+        log::debug!(target: TARGET, "{}: {} {}", self.info.remote.socket_addr(), reject.status.as_u16(), reject.reason);
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain"),
+        );
+        let body = reject.reason.as_bytes();
+        let out = self.out();
+        write_head(
+            out,
+            reject.status,
+            &headers,
+            BodyFraming::Length(body.len() + 1),
+            false,
+            Version::HTTP_11,
+            Instant::now(),
+        );
+        if !to_head {
+            out.extend_from_slice(body);
+            out.push(b'\n');
+        }
+        // Never resynchronise after a framing error: drop whatever else was sent (and more
+        // of it may still be on the way).
+        let n = self.input.len();
+        self.input.consume(n);
+        self.unread_request_bytes = true;
+        self.body_rate.stop();
+        self.state = State::Closing;
+        Stop::Final
+    }
+
+    /// A final response is out: close, or first shut our side and linger, draining the
+    /// client's bytes. `Some(Close)` when the connection is done now.
+    fn finish_closing(&mut self, now: Instant) -> Option<Step> {
+        if !matches!(self.state, State::Closing) || self.pending_output() > 0 {
+            return None;
+        }
+        if self.read_closed || (!self.unread_request_bytes && self.input.is_empty()) {
+            // Nothing of theirs is left unread: a plain close sends FIN after the response.
+            self.transport.close_notify();
+            return Some(Step::Close);
+        }
+        // Bytes we will never read would turn the close into a reset that can destroy the
+        // response in flight: shut our side and drain theirs for a moment first.
+        self.transport.shutdown_write();
+        self.state = State::Lingering {
+            until: now + LINGER,
+        };
+        let n = self.input.len();
+        self.input.consume(n);
+        self.read(now, false).is_err().then_some(Step::Close)
+    }
+
+    fn step(&mut self, cx: &ConnContext<'_>) -> Step {
+        let now = cx.now();
+        loop {
+            let stop = self.process(cx);
+            if self.flush(now).is_err() {
+                return Step::Close;
+            }
+            // Pipelined requests and streamed bodies go on while the socket takes the output:
+            // no event will come for input that is already buffered. Reading resumes once the
+            // paused input was consumed.
+            let mark = match self.state {
+                State::Stream { .. } => OUT_LOW,
+                _ => OUT_HIGH,
+            };
+            let room = stop == Stop::Output && self.pending_output() <= mark;
+            let can_read = self.read_paused && self.input.len() < IN_HIGH;
+            if can_read && self.read(now, false).is_err() {
+                return Step::Close;
+            }
+            if !(room || can_read) {
+                break;
+            }
+        }
+        if let Some(step) = self.finish_closing(now) {
+            return step;
+        }
+        // A connection waiting for a request or its body holds no read buffer, only what
+        // it was sent and has not parsed (see `buf`).
+        if matches!(self.state, State::Head { .. } | State::Body { .. }) {
+            self.input.shrink();
+        }
+        match self.state {
+            State::Lingering { .. } if self.read_closed => Step::Close,
+            // The client finished sending and everything it asked for is answered (a partial
+            // head can no longer complete).
+            State::Head { .. } if self.read_closed && self.pending_output() == 0 => Step::Close,
+            // The client went away in the middle of a body: nobody is left to answer.
+            State::Body { .. } if self.read_closed => Step::Close,
+            State::Head { .. }
+                if cx.is_draining() && self.is_idle() && self.pending_output() == 0 =>
+            {
+                Step::Close
+            }
+            _ => Step::Keep,
+        }
+    }
+}
+
+impl EventedConnection for HttpConn {
+    fn socket(&mut self) -> &mut socketnaut_core::mio::net::TcpStream {
+        self.transport.socket()
+    }
+
+    fn on_event(&mut self, event: ConnEvent, cx: &mut ConnContext<'_>) -> Step {
+        let now = cx.now();
+        let dead = match event {
+            ConnEvent::Ready {
+                readable: true,
+                read_closed,
+                ..
+            } => match self.read(now, read_closed) {
+                Ok(()) => false,
+                Err(e) => {
+                    // A reset, or with TLS a failed handshake or a bad record.
+                    log::debug!(target: TARGET, "{}: {e}; closing", self.info.remote.socket_addr());
+                    true
+                }
+            },
+            ConnEvent::Ready { .. } => false,
+            ConnEvent::Timer => self.on_timer(now) == Step::Close,
+            // Draining changes what `step` decides for an idle connection.
+            _ => false,
+        };
+        if dead {
+            return Step::Close;
+        }
+        self.step(cx)
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        Some(self.next_deadline())
+    }
+}

@@ -1,0 +1,183 @@
+//! [`Http`], the service users build (a handler with its limits, timeouts and TLS), and
+//! [`HttpServer`], the evented server it runs on each worker.
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use socketnaut_core::{
+    Connection, EventedConnection, EventedServer, ServiceAgent, ServiceProxy, ServiceProxyBuilder,
+};
+
+use crate::config::{Limits, ServiceConfig, Timeouts};
+use crate::handler::Handler;
+use crate::rate::MinDataRate;
+use crate::{conn, transport};
+
+/// An HTTP/1.1 service: a handler plus its limits and timeouts. Turn it into a worker factory
+/// with [`factory`](Self::factory), or into a proxy builder with [`proxy`](Self::proxy).
+pub struct Http {
+    config: ServiceConfig,
+}
+
+impl fmt::Debug for Http {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Http")
+            .field("limits", &self.config.limits)
+            .field("timeouts", &self.config.timeouts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Http {
+    /// A service answering every request with `handler`, with default limits and timeouts.
+    pub fn new<H: Handler>(handler: H) -> Http {
+        Http {
+            config: ServiceConfig {
+                handler: Box::new(handler),
+                limits: Limits::default(),
+                timeouts: Timeouts::default(),
+                tls: None,
+            },
+        }
+    }
+
+    /// Replaces all limits. See [`Limits`] for the defaults.
+    pub fn limits(mut self, limits: Limits) -> Http {
+        self.config.limits = limits;
+        self
+    }
+
+    /// Longest request line. Default is 8 KiB.
+    pub fn max_request_line(mut self, bytes: usize) -> Http {
+        self.config.limits.max_request_line = bytes;
+        self
+    }
+
+    /// Largest request head. Default is 16 KiB.
+    pub fn max_head(mut self, bytes: usize) -> Http {
+        self.config.limits.max_head = bytes;
+        self
+    }
+
+    /// Most header fields. Default is 100.
+    pub fn max_headers(mut self, n: usize) -> Http {
+        self.config.limits.max_headers = n;
+        self
+    }
+
+    /// Largest request body. Default is 1 MiB.
+    pub fn max_body(mut self, bytes: usize) -> Http {
+        self.config.limits.max_body = bytes;
+        self
+    }
+
+    /// Chunk extensions and trailers together, per request. Default is 16 KiB.
+    pub fn max_chunk_metadata(mut self, bytes: usize) -> Http {
+        self.config.limits.max_chunk_metadata = bytes;
+        self
+    }
+
+    /// Replaces all timeouts. See [`Timeouts`] for the defaults.
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Http {
+        self.config.timeouts = timeouts;
+        self
+    }
+
+    /// Absolute request head deadline. Default is 10 s.
+    pub fn header_timeout(mut self, t: Duration) -> Http {
+        self.config.timeouts.header = t;
+        self
+    }
+
+    /// Keep-alive idle timeout. Default is 5 s.
+    pub fn idle_timeout(mut self, t: Duration) -> Http {
+        self.config.timeouts.idle = t;
+        self
+    }
+
+    /// Request body progress timeout. Default is 30 s.
+    pub fn body_timeout(mut self, t: Duration) -> Http {
+        self.config.timeouts.body = t;
+        self
+    }
+
+    /// Response write progress timeout. Default is 30 s.
+    pub fn write_timeout(mut self, t: Duration) -> Http {
+        self.config.timeouts.write = t;
+        self
+    }
+
+    /// Minimum request body rate, or `None` for none. Default is 240 bytes/s after 5 s.
+    pub fn min_request_body_rate(mut self, rate: Option<MinDataRate>) -> Http {
+        self.config.timeouts.min_request_body_rate = rate;
+        self
+    }
+
+    /// Minimum response read rate, or `None` for none. Default is 240 bytes/s after 5 s.
+    pub fn min_response_rate(mut self, rate: Option<MinDataRate>) -> Http {
+        self.config.timeouts.min_response_rate = rate;
+        self
+    }
+
+    /// Serves HTTPS: every connection is TLS (rustls) with this configuration, the handshake
+    /// done on the connection's worker thread like any other I/O, never on the acceptor. The
+    /// configuration is shared by all workers (session resumption included). Set its ALPN
+    /// protocols to `http/1.1` if clients should see it offered. A failed handshake closes
+    /// the connection (logged at debug level); one that stalls is closed at the header
+    /// timeout. Default is plain HTTP.
+    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Http {
+        self.config.tls = Some(config);
+        self
+    }
+
+    /// The per-worker factory to pass to
+    /// [`ServiceProxyBuilder::evented`](socketnaut_core::ServiceProxyBuilder::evented).
+    pub fn factory(
+        self,
+    ) -> impl Fn(&ServiceAgent) -> io::Result<HttpServer> + Send + Sync + 'static {
+        let config = Arc::new(self.config);
+        move |_agent: &ServiceAgent| {
+            Ok(HttpServer {
+                config: config.clone(),
+            })
+        }
+    }
+
+    /// A proxy builder already running this service on its workers: add `bind` and any tuning,
+    /// then `build`.
+    pub fn proxy(self) -> ServiceProxyBuilder {
+        ServiceProxy::builder().evented(self.factory())
+    }
+}
+
+/// The evented server each worker runs; made by [`Http::factory`].
+pub struct HttpServer {
+    config: Arc<ServiceConfig>,
+}
+
+impl fmt::Debug for HttpServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpServer").finish_non_exhaustive()
+    }
+}
+
+impl EventedServer for HttpServer {
+    fn open(
+        &mut self,
+        conn: Connection,
+        _agent: &ServiceAgent,
+    ) -> io::Result<Box<dyn EventedConnection>> {
+        let (stream, info) = conn.into_parts();
+        // TCP_NODELAY comes from the proxy (`ServiceProxyBuilder::nodelay`, on by default).
+        let socket = socketnaut_core::mio::net::TcpStream::from_std(stream);
+        let transport = transport::Transport::new(socket, self.config.tls.as_ref())?;
+        Ok(Box::new(conn::HttpConn::new(
+            transport,
+            info,
+            self.config.clone(),
+            Instant::now(),
+        )))
+    }
+}
