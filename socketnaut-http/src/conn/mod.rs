@@ -6,6 +6,9 @@
 //! `Closing` (a final response queued) → `Lingering` (write side shut, draining the client's
 //! bytes so the close does not turn into a reset that destroys the response) → closed.
 
+mod bytes;
+mod timers;
+
 use std::io::{self, Read};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,9 +26,6 @@ use crate::parse::{parse_head, Framing, Head, Parsed};
 use crate::rate::Meter;
 use crate::response::{write_chunk, write_head, BodyFraming};
 use crate::transport::Transport;
-
-mod bytes;
-mod timers;
 use crate::TARGET;
 
 /// Stop parsing pipelined requests while this much output waits for the socket.
