@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use socketnaut::bench::routes;
-use socketnaut_http::Http;
+use socketnaut::http::Http;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use socketnaut_http::{Http, Request, Response};
+use socketnaut::http::{Http, Request, Response};
 
 struct Args {
     addr: String,

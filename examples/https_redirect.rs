@@ -15,9 +15,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use socketnaut_http::http::{header, StatusCode};
-use socketnaut_http::rustls;
-use socketnaut_http::{Http, Request, Response};
+use socketnaut::http::http::{header, StatusCode};
+use socketnaut::http::rustls;
+use socketnaut::http::{Http, Request, Response};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};

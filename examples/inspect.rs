@@ -9,8 +9,8 @@
 use std::time::Duration;
 
 use base64::Engine;
-use socketnaut_http::http::header::CONTENT_TYPE;
-use socketnaut_http::{Http, Request, Response};
+use socketnaut::http::http::header::CONTENT_TYPE;
+use socketnaut::http::{Http, Request, Response};
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)

@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime};
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 use parking_lot::Mutex;
-use socketnaut_http::{Http, Request, RequestExt, Response};
+use socketnaut::http::{Http, Request, RequestExt, Response};
 
 /// A `log` backend writing to `dir/socketnaut.log`, rotated when it would pass `max_bytes`.
 struct RotatingFile {

@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use socketnaut_http::http::{header, Method, StatusCode};
-use socketnaut_http::{Body, Http, Request, RequestExt, Response};
+use socketnaut::http::http::{header, Method, StatusCode};
+use socketnaut::http::{Body, Http, Request, RequestExt, Response};
 
 /// The app's state, shared by every worker thread.
 #[derive(Default)]

@@ -1,14 +1,19 @@
 //! socketnaut: synchronous network services on every core, with no async runtime.
 //!
-//! This facade re-exports the two crates of the workspace and carries the examples and
-//! benches:
+//! This is the front door: depend on `socketnaut` and import from its two modules, which are
+//! the workspace's two crates (every example does):
 //!
-//! * [`socketnaut_core`]: the service proxy, its mio acceptor and its elastic, supervised
-//!   worker pool (blocking or evented servers);
-//! * [`socketnaut_http`]: a strict HTTP/1.1 server for synchronous handlers on those workers.
+//! * [`core`]: the service proxy, its mio acceptor and its elastic, supervised worker pool
+//!   (blocking or evented servers), for any TCP protocol;
+//! * [`http`]: a strict HTTP/1.1 server for synchronous handlers on those workers.
+//!
+//! One dependency and one version to name, while each crate stays usable alone (a custom
+//! protocol needs only `socketnaut-core`). The facade also holds the handlers the load benches
+//! measure ([`bench`](mod@bench)), because `examples/bench_server.rs` serves exactly those to external
+//! load generators, and an example cannot import from `benches/`.
 
-pub use socketnaut_core;
-pub use socketnaut_http;
+pub use socketnaut_core as core;
+pub use socketnaut_http as http;
 
 /// The handlers the load benches measure, shared with `examples/bench_server.rs` so an external
 /// load generator can be pointed at exactly what `cargo bench` measures.

@@ -61,7 +61,7 @@ pub struct ServiceProxyBuilder {
     min_workers: Option<usize>,
     max_workers: Option<usize>,
     reap_interval: Duration,
-    idle_timeout: Duration,
+    worker_idle_timeout: Duration,
     thread_name: String,
     stack_size: Option<usize>,
     on_start: Option<Hook>,
@@ -101,7 +101,7 @@ impl Default for ServiceProxyBuilder {
             min_workers: None,
             max_workers: None,
             reap_interval: Duration::from_secs(1),
-            idle_timeout: Duration::from_secs(10),
+            worker_idle_timeout: Duration::from_secs(10),
             thread_name: "socketnaut-worker".to_owned(),
             stack_size: None,
             on_start: None,
@@ -204,9 +204,16 @@ impl ServiceProxyBuilder {
 
     /// How long a worker must have had no connection before the reaper retires it (never below
     /// `min_workers`). Default is 10 s, so a burst's workers survive the gaps between bursts.
-    pub fn idle_timeout(mut self, idle: Duration) -> Self {
-        self.idle_timeout = idle;
+    pub fn worker_idle_timeout(mut self, idle: Duration) -> Self {
+        self.worker_idle_timeout = idle;
         self
+    }
+
+    /// The old name of [`worker_idle_timeout`](Self::worker_idle_timeout), renamed so it is not
+    /// mistaken for an HTTP keep-alive timeout in the same builder chain.
+    #[deprecated(since = "0.1.0", note = "renamed to `worker_idle_timeout`")]
+    pub fn idle_timeout(self, idle: Duration) -> Self {
+        self.worker_idle_timeout(idle)
     }
 
     /// Worker thread names are `{name}-{id}`. Default is `socketnaut-worker`.
@@ -391,7 +398,7 @@ impl ServiceProxyBuilder {
             max_workers: max,
             spread: sys::parallelism().min(max),
             reap_interval: self.reap_interval.max(Duration::from_millis(1)),
-            idle_timeout: self.idle_timeout,
+            worker_idle_timeout: self.worker_idle_timeout,
             thread_name: self.thread_name,
             stack_size: self.stack_size,
             on_start: self.on_start,

@@ -33,7 +33,7 @@ pub(crate) struct Config {
     /// Evented kind: keep spreading connections onto new workers until there are this many.
     pub(crate) spread: usize,
     pub(crate) reap_interval: Duration,
-    pub(crate) idle_timeout: Duration,
+    pub(crate) worker_idle_timeout: Duration,
     pub(crate) thread_name: String,
     pub(crate) stack_size: Option<usize>,
     pub(crate) on_start: Option<Hook>,

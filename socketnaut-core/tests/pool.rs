@@ -101,7 +101,7 @@ fn pool_grows_to_max_and_not_beyond_then_falls_back_to_min() {
         .min_workers(1)
         .max_workers(4)
         .reap_interval(Duration::from_millis(20))
-        .idle_timeout(Duration::from_millis(100))
+        .worker_idle_timeout(Duration::from_millis(100))
         .build()
         .expect("build");
     proxy.ready().expect("ready");
@@ -633,7 +633,7 @@ fn connections_are_packed_back_once_blocking_stops() {
         .min_workers(1)
         .max_workers(8)
         .reap_interval(Duration::from_millis(20))
-        .idle_timeout(Duration::from_secs(60)) // only consolidation retires workers here
+        .worker_idle_timeout(Duration::from_secs(60)) // only consolidation retires workers here
         .consolidate_after(Duration::from_millis(300))
         .build()
         .expect("build");

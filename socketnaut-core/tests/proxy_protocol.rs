@@ -9,9 +9,9 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::peer::{free_addr, Peer};
 use common::{blocking_server, wait_for, Client, LineServer};
 use socketnaut_core::{ServiceProxy, ServiceProxyBuilder};
+use socketnaut_test::peer::{free_addr, Peer};
 
 const LONG: Duration = Duration::from_secs(10);
 

@@ -18,13 +18,10 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-#[path = "../../socketnaut-core/tests/common/peer.rs"]
-mod peer;
-
 use common::{server, Conn};
-use peer::{free_addr, Peer};
 use socketnaut_core::ServiceProxy;
 use socketnaut_http::{Http, Request, Response};
+use socketnaut_test::peer::{free_addr, Peer};
 
 /// A backend answering every request with its name, after a short pause so that requests are
 /// in flight when the drain begins.

@@ -7,12 +7,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-#[path = "../../socketnaut-core/tests/common/peer.rs"]
-mod peer;
-
 use common::{app, random_bytes, server, Conn};
-use peer::{free_addr, Peer};
 use socketnaut_http::Http;
+use socketnaut_test::peer::{free_addr, Peer};
 
 const STREAM_MODULE: &str = "/usr/lib/nginx/modules/ngx_stream_module.so";
 

@@ -103,7 +103,7 @@ impl Pool {
             .collect();
         let live = self.live();
         let min = self.config.min_workers;
-        let retire = to_retire(&views, live, min, now, self.config.idle_timeout);
+        let retire = to_retire(&views, live, min, now, self.config.worker_idle_timeout);
         let retiring = retire.len();
         for index in retire {
             log::debug!(target: PROXY, "retiring idle {}", self.workers[index].name);

@@ -13,8 +13,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub mod peer;
-
 use socketnaut_core::mio;
 use socketnaut_core::{
     ConnContext, ConnEvent, Connection, EventedConnection, EventedServer, ProxySocketAddressInfo,
@@ -242,19 +240,7 @@ impl Client {
     }
 }
 
-/// Polls `cond` until it holds or `limit` passes; returns whether it held.
-pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= end {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
+pub use socketnaut_test::wait_for;
 
 impl Client {
     pub fn set_read_timeout(&mut self, t: Duration) {

@@ -1,8 +1,6 @@
 //! Real peers the tests start themselves (HAProxy, nginx): a configuration written to a
 //! directory of their own, the program in the foreground, and on drop the process stopped (by
-//! its own handle, never by name) and the directory removed. Shared by socketnaut-core's and
-//! socketnaut-http's tests (the latter include this file by path).
-#![allow(dead_code, unreachable_pub)]
+//! its own handle, never by name) and the directory removed.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -18,6 +16,8 @@ pub fn free_addr() -> SocketAddr {
         .expect("addr")
 }
 
+/// A peer process with its own directory; stopped and cleaned up on drop.
+#[derive(Debug)]
 pub struct Peer {
     child: Child,
     dir: PathBuf,
@@ -28,6 +28,10 @@ impl Peer {
     /// `{dir}` and `{config}` stand for the directory and the file; then waits until every
     /// address in `listening` accepts. `install` says how to get the program when it is
     /// missing.
+    ///
+    /// # Panics
+    ///
+    /// If the program is missing, or does not listen within 10 s (with its stderr).
     pub fn start(
         program: &str,
         install: &str,
