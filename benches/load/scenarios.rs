@@ -15,7 +15,7 @@ use crate::{fmt_us, Row};
 pub(crate) type HandlerFn = fn(socketnaut_http::Request) -> socketnaut_http::Response;
 
 /// The server on its default configuration. `SOCKETNAUT_BENCH_ACCEPT_BATCH_US` overrides the
-/// one setting whose effect docs/ARCHITECTURE.md quotes against its absence (0 turns accept
+/// one setting whose effect the design notes (`acceptor::listen`) quote against its absence (0 turns accept
 /// batching off).
 pub(crate) fn default_server(
     handler: fn(socketnaut_http::Request) -> socketnaut_http::Response,

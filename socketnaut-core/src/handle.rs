@@ -1,5 +1,5 @@
 //! [`ServiceProxy`]: the handle users hold. It starts the acceptor thread, and every call on
-//! it is a message to the acceptor or a read of the [`Shared`](crate::shared::Shared) hub.
+//! it is a message to the acceptor or a read of the `Shared` hub (`shared.rs`).
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};

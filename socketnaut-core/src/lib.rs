@@ -39,8 +39,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! See `docs/ARCHITECTURE.md` in the repository for the threads, channels, worker states,
-//! counters and the shutdown sequence.
+//! # How it works
+//!
+//! One acceptor thread owns the listening socket. Its mio loop accepts and hands each socket to
+//! the pool, which (on the same thread) places it on a worker, starts, replaces and retires
+//! workers; each worker thread runs your server, blocking (one connection at a time) or
+//! evented (a mio loop of its own). The socket
+//! itself is handed over (no second TCP hop), over crossbeam channels. `docs/ARCHITECTURE.md`
+//! in the repository is the map: where to start reading, the threads, and which module holds
+//! which design note (build them with `cargo doc --document-private-items`).
 
 mod acceptor;
 mod agent;

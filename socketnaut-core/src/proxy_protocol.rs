@@ -2,6 +2,33 @@
 //! sends first on each connection, naming the real client. Parsing is the `ppp` crate's; this
 //! module reads the header off the socket on the worker thread without consuming a byte past
 //! it, so the server behind sees the stream exactly as the client sent it.
+//!
+//! With `proxy_protocol(true)` every connection must open with a header (the first byte tells
+//! which version). It is read on the worker thread, never on the acceptor, and before the server
+//! sees the connection, so servers need no change: they get a `Connection` whose `info()` names
+//! the client and the address it connected to.
+//!
+//! - Not a byte past the header is consumed: the reader peeks, hands the bytes so far to `ppp`,
+//!   and takes off the socket only bytes known to belong to the header (all of them while it is
+//!   incomplete, exactly the rest once complete). A request sent in the same segment, as
+//!   balancers do, stays in the socket for the server. v1 lines are parsed only once their CRLF
+//!   has arrived (`ppp` can call a line cut inside a port malformed rather than incomplete); they
+//!   are capped at 107 bytes, v2 headers at their 16-bit length.
+//! - Evented workers try the header at once (it usually arrived with the connection) and
+//!   otherwise keep the connection in a second slab, registered for reading, with its deadline
+//!   in the same timer heap (`pool::worker::headers`); their tokens carry the slab's spare top
+//!   bit. They are not migrated, a drain closes them (nothing is in flight), and the worker does
+//!   not exit while any wait.
+//! - Blocking workers read it with a socket read timeout that runs to the deadline.
+//! - The deadline (`proxy_header_timeout`, 5 s) runs from when the worker takes the connection.
+//!   Missing, malformed and late headers close the connection, log a warning with the reason and
+//!   count in `proxy_header_errors`. Headers without addresses (`LOCAL`, `UNKNOWN`, unspecified
+//!   and UNIX families) keep the socket's addresses.
+//! - Tests: byte-by-byte splits of v1/v2/IPv6 headers over real sockets with the trailing bytes
+//!   checked, the error table, both server kinds, a dribbling header next to a served neighbour
+//!   on the same worker, drain, HAProxy (`send-proxy`, `send-proxy-v2`) in front of both kinds,
+//!   and nginx's stream proxy (`proxy_protocol on`) in front of the HTTP server, all started by
+//!   the tests.
 
 use std::io::{self, Read};
 use std::net::SocketAddr;

@@ -7,7 +7,7 @@
 //!   [`EventedConnection`] state machine. The worker owns the loop, the registrations and the
 //!   timers; the server only reacts to events. Because the framework owns the loop it can time
 //!   every callback, catch panics per connection, and move connections off a worker whose
-//!   callbacks block (see docs/ARCHITECTURE.md, "Blocking handlers").
+//!   callbacks block (the design is in `pool::worker::evented`).
 
 use std::io;
 use std::time::Instant;

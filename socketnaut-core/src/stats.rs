@@ -1,5 +1,21 @@
 //! Counters kept by the acceptor and the workers, and the [`Stats`] snapshot users read (the
 //! original's "connection distribution" printout, and more).
+//!
+//! | counter | changed by | when |
+//! |---|---|---|
+//! | `accepted` | acceptor | each successful `accept` |
+//! | `active` (up and down) | acceptor +1 at accept; worker −n at close; acceptor −n for connections lost with a dead worker or closed unserved at shutdown | open connections anywhere |
+//! | `rejected` | acceptor | connections still waiting in the acceptor when shutdown begins, or recovered during it with no worker left (closed, logged) |
+//! | `spawned` | pool (`thread::spawn`) | each worker thread started |
+//! | `retired` | pool (`on_exit`) | a `Retiring` worker exited cleanly |
+//! | `replaced` | pool (`keep_minimum`) | a replacement was spawned for a worker that died or failed to start |
+//! | `panics` | worker; a server through `ServiceAgent::count_panic` | a panic caught in `serve`, `open` or any `EventedConnection` method, or by the server itself (an HTTP handler's, answered 500) |
+//! | `spawn_failures` | pool | factory error or panic, start-hook panic, thread or poll creation error |
+//! | `accept_errors` | acceptor | `accept` failed with anything but `WouldBlock`/`EINTR`/`ECONNABORTED`/`ECONNRESET` |
+//! | `migrated` | acceptor | connections shed by a worker whose callback blocked |
+//! | `consolidated` | acceptor | connections handed back by a released worker, to be packed onto fewer workers |
+//! | `proxy_header_errors` | worker | a connection closed because its PROXY protocol header was missing, malformed or late |
+//! | `lost_to_worker_death` | pool (`on_exit`) | connections that were on a worker thread when it died |
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

@@ -53,7 +53,7 @@ pub struct Timeouts {
     pub write: Duration,
     /// The slowest a request body may arrive, on average from the end of its head, once its
     /// grace period is over; slower, and the client gets 408 and a close. `None` turns it
-    /// off. Default is 240 bytes/s after 5 s ([`MinDataRate::default`]).
+    /// off. Default is 240 bytes/s after 5 s, [`MinDataRate::default`].
     pub min_request_body_rate: Option<MinDataRate>,
     /// The slowest a client may read a response, on average from the moment the socket
     /// first stops taking output, once the grace period is over; slower, and the connection

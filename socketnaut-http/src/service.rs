@@ -49,31 +49,31 @@ impl Http {
         self
     }
 
-    /// Longest request line. Default is 8 KiB.
+    /// Longest request line: [`Limits::max_request_line`].
     pub fn max_request_line(mut self, bytes: usize) -> Http {
         self.config.limits.max_request_line = bytes;
         self
     }
 
-    /// Largest request head. Default is 16 KiB.
+    /// Largest request head: [`Limits::max_head`].
     pub fn max_head(mut self, bytes: usize) -> Http {
         self.config.limits.max_head = bytes;
         self
     }
 
-    /// Most header fields. Default is 100.
+    /// Most header fields: [`Limits::max_headers`].
     pub fn max_headers(mut self, n: usize) -> Http {
         self.config.limits.max_headers = n;
         self
     }
 
-    /// Largest request body. Default is 1 MiB.
+    /// Largest request body: [`Limits::max_body`].
     pub fn max_body(mut self, bytes: usize) -> Http {
         self.config.limits.max_body = bytes;
         self
     }
 
-    /// Chunk extensions and trailers together, per request. Default is 16 KiB.
+    /// Chunk extensions and trailers together, per request: [`Limits::max_chunk_metadata`].
     pub fn max_chunk_metadata(mut self, bytes: usize) -> Http {
         self.config.limits.max_chunk_metadata = bytes;
         self
@@ -85,37 +85,37 @@ impl Http {
         self
     }
 
-    /// Absolute request head deadline. Default is 10 s.
+    /// Absolute request head deadline: [`Timeouts::header`].
     pub fn header_timeout(mut self, t: Duration) -> Http {
         self.config.timeouts.header = t;
         self
     }
 
-    /// Keep-alive idle timeout. Default is 5 s.
+    /// Keep-alive idle timeout: [`Timeouts::idle`].
     pub fn idle_timeout(mut self, t: Duration) -> Http {
         self.config.timeouts.idle = t;
         self
     }
 
-    /// Request body progress timeout. Default is 30 s.
+    /// Request body progress timeout: [`Timeouts::body`].
     pub fn body_timeout(mut self, t: Duration) -> Http {
         self.config.timeouts.body = t;
         self
     }
 
-    /// Response write progress timeout. Default is 30 s.
+    /// Response write progress timeout: [`Timeouts::write`].
     pub fn write_timeout(mut self, t: Duration) -> Http {
         self.config.timeouts.write = t;
         self
     }
 
-    /// Minimum request body rate, or `None` for none. Default is 240 bytes/s after 5 s.
+    /// Minimum request body rate, or `None` for none: [`Timeouts::min_request_body_rate`].
     pub fn min_request_body_rate(mut self, rate: Option<MinDataRate>) -> Http {
         self.config.timeouts.min_request_body_rate = rate;
         self
     }
 
-    /// Minimum response read rate, or `None` for none. Default is 240 bytes/s after 5 s.
+    /// Minimum response read rate, or `None` for none: [`Timeouts::min_response_rate`].
     pub fn min_response_rate(mut self, rate: Option<MinDataRate>) -> Http {
         self.config.timeouts.min_response_rate = rate;
         self

@@ -1,10 +1,21 @@
 //! What an HTTP connection reads from and writes to: the non-blocking socket itself, or TLS
-//! over it (rustls). Both look like a non-blocking stream to `conn.rs`: `Ok(0)` from `read` is
-//! the end of the peer's data, and `WouldBlock` means "wait for the next event".
+//! over it (rustls). Both look like a non-blocking stream to the connection: `Ok(0)` from `read`
+//! is the end of the peer's data, and `WouldBlock` means "wait for the next event". So the HTTP
+//! state machine, its limits and its timeouts are the same with and without TLS, and the
+//! handshake is just the first reads and writes, on the connection's worker thread (never on
+//! the acceptor): a slow handshake only ever waits for the socket, like a slow request.
 //!
-//! The TLS side is driven entirely by the connection's events on its worker thread: the
-//! handshake happens there, never on the acceptor, and a slow handshake only ever waits for the
-//! socket, like a slow request.
+//! - Reading decrypts what is buffered, then pulls more records from the socket until it would
+//!   block. Unlike a plain socket, a short plaintext read does not prove the socket drained
+//!   (edge-triggered), so TLS reads always go on to `WouldBlock`.
+//! - Writing hands plaintext to the session only once the session's previous records are on the
+//!   socket, so at most one write's worth of records is buffered per connection; "output
+//!   pending" includes records the session still holds, so a response is never cut off by a
+//!   close and the write timeout covers it.
+//! - A final response is followed by `close_notify`. A handshake that fails (plain HTTP to the
+//!   TLS port, a bad ClientHello) sends the alert and closes; one that stalls is closed at the
+//!   header timeout, like a slow request head.
+//! - The crypto provider is ring (`default-features = false`): no cmake or NASM needed to build.
 
 use std::io::{self, Read, Write};
 use std::sync::Arc;

@@ -1,8 +1,21 @@
-//! The shutdown sequence, as the acceptor runs it: stop accepting and close the listener;
-//! close the connections still waiting for a worker (counted `rejected`); tell every worker to
-//! drain; at the deadline, force-close whatever is left; join each worker as it exits (one
-//! [`WorkerReport`] each), and give up on a thread still running [`FORCE_GRACE`] after the
-//! forced close (reported `Abandoned`).
+//! The shutdown sequence. `shutdown(drain)` (or the first SIGTERM/SIGINT after
+//! `shutdown_on_signals`) sends `Shutdown { deadline }` to the acceptor, which:
+//!
+//! 1. sets `draining` (visible to servers through `ServiceAgent::is_draining`), deregisters and
+//!    closes the listener (new connections are refused: load balancers see the port go away);
+//! 2. closes connections still waiting for a worker (counted `rejected`, logged);
+//! 3. sends `Drain` to every worker. An evented worker passes `ConnEvent::Drain` to each
+//!    connection (the HTTP server closes idle keep-alive connections at once, finishes requests
+//!    in flight, and answers them with `Connection: close`) and exits when it holds none. A
+//!    blocking worker serves what is already queued to it and exits. Connections recovered from
+//!    a worker that dies meanwhile go to any remaining worker, or are closed (`rejected`);
+//! 4. at the deadline, sends `Force` (evented workers drop every connection) and shuts down the
+//!    socket each blocking worker is serving, which unblocks its reads and writes;
+//! 5. joins each worker as it exits, recording a [`WorkerReport`] (clean, or panicked with the
+//!    message). A thread still alive [`FORCE_GRACE`] after the forced close is reported
+//!    `Abandoned` and left detached rather than hanging shutdown;
+//! 6. publishes the reports (`Lifecycle::Stopped`); `shutdown` and `wait` return them. Dropping a
+//!    `ServiceProxy` that was not shut down runs the sequence with no drain time.
 
 use std::time::{Duration, Instant};
 

@@ -2,9 +2,31 @@
 //! the channel and poll waker that carry them, and the flag of the capacity handshake (the
 //! acceptor asking to be woken when a connection closes).
 //!
-//! Connections shed by evented workers come on a channel of their own
-//! ([`Shed`](crate::pool::worker::Shed)), so this hub type, which every thread holds, names no
-//! connection type and imports nothing of the runtime.
+//! # The channels of a proxy
+//!
+//! | channel | kind | from → to | carries | bound |
+//! |---|---|---|---|---|
+//! | [`ToWorker`](crate::pool::ToWorker) (one per worker) | crossbeam unbounded | acceptor → worker | `Conn`, `Adopt` (a migrating evented connection), `Retire`, `Release` (hand every connection back, then retire), `Drain`, `Force` | every `Conn`/`Adopt` in it is counted in the worker's load and in `active`, which `max_connections` caps; control messages are one each per worker life |
+//! | [`ToAcceptor`] | crossbeam unbounded | workers, handle, signal thread → acceptor | `Started`, `StartFailed`, `Exited`, `Shutdown` | a handful per worker life |
+//! | [`Shed`](crate::pool::Shed) | crossbeam unbounded | evented workers → acceptor | connections handed back for placement | they are already counted in `active` |
+//!
+//! Shed connections have a channel of their own so that this inbox, which the
+//! [`Shared`](crate::shared::Shared) hub every thread holds carries, names no connection type:
+//! the hub types then import nothing of the runtime, and the import graph has no circle.
+//!
+//! Why crossbeam and not flume (both were on the design card): one channel crate is enough;
+//! crossbeam-channel's `SendError(T)` gives the `TcpStream` back when a worker is gone (so a
+//! failed hand-off re-routes the connection instead of dropping it), its receivers can be cloned
+//! (the pool keeps one to recover connections still queued to a dead worker), and it is the
+//! better-known building block. Unbounded channels are safe here because the accounting above,
+//! not the channel, is the bound.
+//!
+//! # Waking the acceptor
+//!
+//! Every send on the inbox wakes the acceptor's poll through a `mio::Waker`
+//! ([`ACCEPTOR_WAKER`]); a worker that sheds connections wakes it after its send on the other
+//! channel. Workers wake it after closing a connection only while it waits for capacity (see
+//! [`Active`](crate::stats::Active)), so a close is free when the acceptor is not waiting.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,5 +1,18 @@
-//! The choice of worker for a connection: a pure function of the workers' loads, so it is
-//! tested with tables and benched without threads.
+//! The choice of worker for a connection: a pure function of the workers' loads, the rotation
+//! cursor and a few pool facts, so it is tested with tables and benched without threads.
+//!
+//! - **Blocking workers** take one connection at a time: the first empty worker from the cursor;
+//!   else spawn if below `max_workers` (and not in restart backoff); else `Full`.
+//! - **Evented workers, least connections** (the original's rule): among workers that accept and
+//!   are not *busy*, the fewest connections, ties rotating from the cursor. *Busy* means a
+//!   callback has been running for at least `busy_threshold` (2 ms), or a callback blocked within
+//!   the last `consolidate_after` (5 s). If every accepting worker is busy, spawn; at
+//!   `max_workers`, take the least loaded anyway. While fewer than `available_parallelism`
+//!   workers exist, a connection whose least-loaded candidate already has one spawns a worker
+//!   instead (so `min_workers = 0` still spreads over the cores).
+//! - **Round robin**: the next accepting worker, ignoring load.
+//! - `Full` keeps the connection in the acceptor's pending queue and stops accepting until
+//!   capacity returns: clients wait in the kernel backlog, never in an unbounded queue.
 
 /// How the acceptor spreads connections over workers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

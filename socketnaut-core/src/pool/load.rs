@@ -2,6 +2,15 @@
 //! [`Stats`](crate::Stats), and the wake-up handshake between a sender and a sleeping evented
 //! worker ([`Parked`]).
 //!
+//! | field | written by | read by | meaning |
+//! |---|---|---|---|
+//! | `conns` | acceptor +1 at hand-off; worker −n at close or migration | placement, reaper, consolidation, `stats()` | connections held or queued |
+//! | `busy_since` | evented worker around each callback | placement, consolidation | a callback is running; the value is when the worker's current loop iteration began (0 = none) |
+//! | `blocked_at` | evented worker | placement, consolidation | a callback last blocked at this time (0 = never) |
+//! | `last_idle` | worker, when `conns` falls to 0 | reaper | start of idleness |
+//! | `parked` | evented worker around `poll` | senders | the worker needs its waker |
+//! | `serving` | blocking worker | acceptor at the drain deadline | a clone of the socket being served, to shut it down |
+//!
 //! Every figure here but `parked` is a hint: the acceptor decides from it and may be a moment
 //! late, which costs balance, never correctness. They use `Relaxed`; the increments and
 //! decrements of `conns` that matter pair up through the worker's channel, which orders them.

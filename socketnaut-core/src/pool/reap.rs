@@ -3,6 +3,19 @@
 //! `spread` busiest, so connections spread out by blocking handlers are packed back onto one
 //! worker per core. Both decisions are pure functions ([`to_retire`], [`to_release`]), tested
 //! with made-up instants; [`Pool::reap`] gathers their inputs and carries them out.
+//!
+//! - **Reaper.** Every `reap_interval` the pool computes, for each `Running` worker with no
+//!   connection, the instant it became idle (the latest of `last_idle`, its last hand-off and its
+//!   start) and retires those idle for at least `worker_idle_timeout`, longest idle first, never
+//!   below `min_workers`. A retiring worker takes no new connection; it exits when it holds none.
+//! - **Consolidation.** On the same tick, workers whose connections have not blocked for
+//!   `consolidate_after` (5 s), that were handed nothing for as long, and that are not in a
+//!   callback are *quiet*; beyond the `available_parallelism` busiest quiet ones, each is sent
+//!   `Release` (fewest connections first, never below `min_workers`). A released worker
+//!   deregisters its connections and hands them back (a `Shed` without `isolate`); the acceptor
+//!   places them by the usual rule (workers whose connections block stay avoided), and the
+//!   emptied worker retires. So a burst of blocking does not leave a thread per connection
+//!   behind, while connections that keep blocking stay isolated.
 
 use std::time::{Duration, Instant};
 

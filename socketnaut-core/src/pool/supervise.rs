@@ -1,6 +1,19 @@
 //! Supervision: worker threads reporting in (started, failed to start, exited), replacing the
 //! dead with exponential backoff, keeping `min_workers` alive, and telling `ready()` when the
 //! initial set is up or why it is not.
+//!
+//! - Panics in `BlockingServer::serve`, `EventedServer::open` and every `EventedConnection`
+//!   method are caught where they happen (in `pool::worker`), logged, counted, and cost that
+//!   connection only. A panic anywhere else (the `after_events` hook, the loop itself) kills the
+//!   worker thread. A drop guard in the thread sends `Exited` even while unwinding; [`on_exit`]
+//!   joins the thread (getting the panic message), recovers connections still queued to it for
+//!   re-placement, subtracts the ones that died with it from `active`, and owes a replacement.
+//! - Replacements and failed starts go through an exponential backoff ([`Backoff`]: 100 ms
+//!   doubling to 10 s by default), forgotten after twice the maximum without failure. A factory
+//!   that always fails therefore costs a few attempts per ten seconds, and `ready()` returns its
+//!   error instead of hanging.
+//!
+//! [`on_exit`]: Pool::on_exit
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,59 @@
 //! The evented loop: a mio `Poll` multiplexing the worker's connections, each an
 //! [`EventedConnection`] state machine. The loop owns the registrations and the timers, times
-//! every callback, catches panics per connection, and sheds its other connections to the
-//! acceptor when a callback blocks (see docs/ARCHITECTURE.md, "Blocking handlers").
+//! every callback, catches panics per connection (in every method of the trait), and sheds its
+//! other connections to the acceptor when a callback blocks.
+//!
+//! # Blocking handlers
+//!
+//! The problem: a handler that blocks (a database call, a sleep) on an evented worker stalls every
+//! other connection on that worker, and more workers do not help connections that are already
+//! pinned. The choice made here is **in-flight-aware placement plus migration of the connections
+//! that share a blocked worker**, with no second pool and no per-request hand-off:
+//!
+//! 1. The worker times every callback (two `Instant::now()` reads).
+//! 2. A callback that ran past `busy_threshold` makes both the worker and its connection
+//!    *suspect*. The next callback on a suspect worker, and the next callback of a suspect
+//!    connection, are measured: the thread's voluntary context switches
+//!    (`getrusage(RUSAGE_THREAD)`, in `sys`) before and after. If it ran long *and* switched
+//!    voluntarily, it blocked (slept, waited on I/O). If it ran long without blocking it computed
+//!    or was preempted, and more threads would not help. A measured callback that runs fast
+//!    clears the suspicion it was measured for. The worker flag catches many connections each
+//!    blocking once (the first round of a blocking workload); the connection flag catches one
+//!    connection that blocks between fast ones. Measuring only under suspicion keeps the syscall
+//!    off the fast path (a hello-world request costs one `recv`, one `send` and a share of one
+//!    `epoll_wait`; a preemption that makes one callback look slow costs a few `getrusage`
+//!    calls).
+//! 3. After a callback blocked, the worker deregisters every *other* connection it holds and
+//!    sends them to the acceptor ([`Shed`]). Each connection object carries its buffers and
+//!    state, so nothing is lost; the acceptor places each on an empty worker (spawning up to
+//!    `max_workers`), where it is registered and kicked so buffered requests run at once.
+//! 4. Placement avoids workers that blocked within the last `consolidate_after` (5 s).
+//! 5. Once blocking stops, consolidation packs the connections back (see `pool::reap`).
+//!
+//! With the default configuration, 64 keep-alive connections on a 10 ms handler end with one
+//! worker each (0.97 of the ideal 6,400 req/s in the README's run), while hello-world traffic
+//! never triggers step 2 and stays on one worker per core with no hand-off after accept. Cost:
+//! the first blocking callback on a worker (unmeasured) and the second (measured) delay the
+//! connections that share the worker before they move.
+//!
+//! # Spin, then park
+//!
+//! An evented worker that serves several connections and whose last iteration handled events
+//! does not go straight to sleep when the next poll would block. It yields its CPU and polls
+//! without blocking, up to twice ([`SPIN_POLLS`]), and only then parks (`spin`). Under load
+//! another connection's request usually arrives within that time, often from the very thread
+//! the yield let run (on 2 cores the client shares a core with a worker), and a yield plus an
+//! empty poll costs well under the sleep and wake-up it saves. An idle worker (last iteration
+//! without events) parks at once, so idle servers burn nothing. A worker with one connection
+//! parks at once too: its next event needs the peer's round trip, and in
+//! `slow_does_not_stall_fast` (64 workers of one connection each) spinning raised throughput but
+//! doubled the fast route's p99 (1.2 → 1.7–2.4 ms), because the spinning threads delayed the
+//! ones that had work (commit cd17570 spins with any number of connections: `cargo bench --bench
+//! load -- slow_does` there shows it). Measured with `cargo bench --bench load --
+//! hello_keepalive`, server thread runs per request fell from 0.28–0.32 (commit ae71b88, before
+//! spinning) to 0.03–0.13 (the ceiling: 0.11–0.20), CPU per request from 1.2–1.3× the ceiling's
+//! to 1.04–1.11×. `parked` is set only around the blocking poll, not while spinning: a sender
+//! need not wake a worker that is about to poll again.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
