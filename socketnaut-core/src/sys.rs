@@ -22,3 +22,41 @@ pub(crate) fn voluntary_switches() -> Option<std::ffi::c_long> {
         .ok()
         .map(|u| u.voluntary_context_switches())
 }
+
+/// What a thread is doing, as far as the monitor cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ThreadState {
+    /// Sleeping or blocked (`S`, `D`): waiting for something other than a CPU.
+    Waiting,
+    /// Running or runnable (`R`): computing, or preempted.
+    Running,
+    /// Not known (no `/proc`, or the thread is gone).
+    Unknown,
+}
+
+/// The calling thread's kernel id (`/proc/thread-self` names it), 0 if unknown.
+pub(crate) fn thread_id() -> u64 {
+    std::fs::read_link("/proc/thread-self")
+        .ok()
+        .and_then(|p| p.file_name()?.to_str()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The state of thread `tid` of this process, from `/proc/self/task/{tid}/stat` (the field
+/// after the parenthesised name).
+pub(crate) fn thread_state(tid: u64) -> ThreadState {
+    if tid == 0 {
+        return ThreadState::Unknown;
+    }
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
+        return ThreadState::Unknown;
+    };
+    let state = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].trim_start().chars().next());
+    match state {
+        Some('S' | 'D') => ThreadState::Waiting,
+        Some('R') => ThreadState::Running,
+        _ => ThreadState::Unknown,
+    }
+}

@@ -90,6 +90,8 @@ impl Acceptor {
             }
             self.pool.keep_minimum(now);
             self.pool.reap(now);
+            let taken = self.pool.monitor(now);
+            self.pending.extend(taken);
             self.place_pending(now);
             if listener_ready || (self.listen.is_stalled() && self.may_accept(now)) {
                 let accepted = self.accept(now);
@@ -122,6 +124,7 @@ impl Acceptor {
             self.listen.retry_at(),
             self.pool.restart_wait(now, !self.pending.is_empty()),
             self.drain.as_ref().map(|d| d.next_check(now)),
+            self.pool.next_monitor(now).filter(|_| self.drain.is_none()),
         ];
         let next = candidates.into_iter().flatten().min()?;
         Some(next.saturating_duration_since(now))

@@ -5,8 +5,9 @@
 //! | field | written by | read by | meaning |
 //! |---|---|---|---|
 //! | `conns` | acceptor +1 at hand-off; worker −n at close or migration | placement, reaper, consolidation, `stats()` | connections held or queued |
-//! | `busy_since` | evented worker around each callback | placement, consolidation | a callback is running; the value is when the worker's current loop iteration began (0 = none) |
-//! | `blocked_at` | evented worker | placement, consolidation | a callback last blocked at this time (0 = never) |
+//! | `busy_since` | evented worker around each callback | placement, consolidation, monitor | a callback is running; the value is when it began (0 = none) |
+//! | `blocked_at` | evented worker (a callback blocked), monitor (took its connections) | placement, consolidation | a callback was last slow at this time (0 = never) |
+//! | `tid` | worker, at start | monitor | the thread's kernel id, for its state in `/proc` |
 //! | `last_idle` | worker, when `conns` falls to 0 | reaper | start of idleness |
 //! | `parked` | evented worker around `poll` | senders | the worker needs its waker |
 //! | `serving` | blocking worker | acceptor at the drain deadline | a clone of the socket being served, to shut it down |
@@ -31,6 +32,8 @@ pub(crate) struct WorkerLoad {
     blocked_at: AtomicU64,
     /// Clock reading when `conns` last fell to 0.
     last_idle: AtomicU64,
+    /// The worker thread's kernel id (for the monitor's look at its state), 0 until known.
+    tid: AtomicU64,
     /// Evented: whether the worker sleeps in `poll`.
     pub(crate) parked: Parked,
     /// Blocking: a clone of the socket being served, so the acceptor can force it closed at the
@@ -45,6 +48,7 @@ impl WorkerLoad {
             busy_since: AtomicU64::new(0),
             blocked_at: AtomicU64::new(0),
             last_idle: AtomicU64::new(now),
+            tid: AtomicU64::new(0),
             parked: Parked(AtomicBool::new(true)),
             serving: Mutex::new(None),
         }
@@ -76,6 +80,20 @@ impl WorkerLoad {
     /// Worker: a callback begins (`Some(start)`) or ended (`None`).
     pub(crate) fn set_in_callback(&self, since: Option<u64>) {
         self.busy_since.store(since.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// Worker, at start: its thread's kernel id.
+    pub(crate) fn set_tid(&self, tid: u64) {
+        self.tid.store(tid, Ordering::Relaxed);
+    }
+
+    pub(crate) fn tid(&self) -> u64 {
+        self.tid.load(Ordering::Relaxed)
+    }
+
+    /// Clock reading when the running callback began (0 when none runs).
+    pub(crate) fn callback_since(&self) -> u64 {
+        self.busy_since.load(Ordering::Relaxed)
     }
 
     /// Whether a callback is running now.

@@ -18,6 +18,7 @@
 
 pub(crate) mod balance;
 pub(crate) mod load;
+mod monitor;
 mod reap;
 mod slab;
 mod supervise;

@@ -8,8 +8,11 @@ use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 use mio::{Poll, Waker};
+use parking_lot::Mutex;
 
 use super::load::WorkerLoad;
+use super::slab::Slab;
+use super::worker::table::{Steal, Table};
 use super::worker::{self, Shed, ToWorker, WORKER_WAKER};
 use crate::agent::ServiceAgent;
 use crate::config::Config;
@@ -36,6 +39,8 @@ pub(crate) struct Worker {
     /// Kept so connections still queued to a worker that died can be recovered.
     rx: Receiver<ToWorker>,
     waker: Option<Arc<Waker>>,
+    /// Evented: the worker's connection table and registry, for the monitor.
+    pub(crate) steal: Option<Steal>,
     handle: Option<JoinHandle<()>>,
 }
 
@@ -73,6 +78,20 @@ impl Worker {
             self.load.remove(1, clock_now);
             self.gone = true;
         })
+    }
+
+    /// Takes the connections queued to a worker that is stuck (it will not read them soon);
+    /// other messages go back in its channel.
+    pub(crate) fn take_queued(&self) -> Vec<ToWorker> {
+        let mut conns = Vec::new();
+        for msg in self.rx.try_iter().collect::<Vec<_>>() {
+            if msg.is_connection() {
+                conns.push(msg);
+            } else if let Err(msg) = self.send(msg) {
+                drop(msg); // its thread is gone; its exit is accounted for on its own
+            }
+        }
+        conns
     }
 
     /// Takes back whatever is still queued (after the thread has ended).
@@ -120,12 +139,17 @@ pub(super) fn spawn(
         shared: shared.clone(),
         load: load.clone(),
     };
-    let (poll, waker) = if config.factory.is_evented() {
+    let (evented, waker, steal) = if config.factory.is_evented() {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WORKER_WAKER)?);
-        (Some(poll), Some(waker))
+        let table: Table = Arc::new(Mutex::new(Slab::new()));
+        let steal = Steal {
+            table: table.clone(),
+            registry: poll.registry().try_clone()?,
+        };
+        (Some((poll, table)), Some(waker), Some(steal))
     } else {
-        (None, None)
+        (None, None, None)
     };
     let mut builder = thread::Builder::new().name(name.to_string());
     if let Some(size) = config.stack_size {
@@ -134,8 +158,8 @@ pub(super) fn spawn(
     let thread_rx = rx.clone();
     let thread_config = config.clone();
     let thread_shed = shed.clone();
-    let handle =
-        builder.spawn(move || worker::run(agent, thread_config, thread_rx, thread_shed, poll))?;
+    let handle = builder
+        .spawn(move || worker::run(agent, thread_config, thread_rx, thread_shed, evented))?;
     Counters::add(&shared.counters.spawned, 1);
     Ok(Worker {
         id,
@@ -150,6 +174,7 @@ pub(super) fn spawn(
         tx,
         rx,
         waker,
+        steal,
         handle: Some(handle),
     })
 }

@@ -63,8 +63,10 @@ use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 use mio::{Events, Interest, Poll, Token};
+use parking_lot::{ArcMutexGuard, RawMutex};
 
 use super::headers::PendingHeader;
+use super::table::{Entry, Table};
 use super::{connection_closed, Shed, ToWorker, WORKER_WAKER};
 use crate::agent::ServiceAgent;
 use crate::config::Config;
@@ -80,14 +82,6 @@ use crate::targets::AGENT;
 /// without blocking before it goes to sleep in the poll (see `EventedLoop::spin`).
 const SPIN_POLLS: u32 = 2;
 
-pub(super) struct Entry {
-    pub(super) conn: Box<dyn EventedConnection>,
-    /// The deadline currently in the timer heap for this connection, if any.
-    pub(super) scheduled: Option<Instant>,
-    /// This connection's last callback ran slow: measure its next one.
-    pub(super) suspect: bool,
-}
-
 pub(super) struct EventedLoop<'a> {
     pub(super) server: Box<dyn EventedServer>,
     pub(super) agent: &'a ServiceAgent,
@@ -96,7 +90,8 @@ pub(super) struct EventedLoop<'a> {
     /// To the acceptor, for the connections this worker sheds.
     pub(super) shed: Sender<Shed>,
     pub(super) poll: Poll,
-    pub(super) conns: Slab<Entry>,
+    /// Held at all times but during a callback (see `table`).
+    pub(super) conns: ArcMutexGuard<RawMutex, Slab<Entry>>,
     /// Connections whose PROXY protocol header has not fully arrived.
     pub(super) headers: Slab<PendingHeader>,
     /// Min-heap of (deadline, token); entries whose deadline no longer matches
@@ -112,8 +107,6 @@ pub(super) struct EventedLoop<'a> {
     pub(super) forced: bool,
     /// The last callback ran past the busy threshold: measure the next one.
     pub(super) suspect: bool,
-    /// Clock reading taken when the current loop iteration's poll returned.
-    pub(super) iteration_nanos: u64,
     /// The latest `Instant` read: when the poll returned, or when the last callback ended.
     pub(super) now: Instant,
 }
@@ -140,6 +133,7 @@ impl<'a> EventedLoop<'a> {
         rx: Receiver<ToWorker>,
         shed: Sender<Shed>,
         poll: Poll,
+        table: Table,
     ) -> Self {
         EventedLoop {
             shed,
@@ -148,7 +142,7 @@ impl<'a> EventedLoop<'a> {
             config,
             rx,
             poll,
-            conns: Slab::new(),
+            conns: table.lock_arc(),
             headers: Slab::new(),
             timers: BinaryHeap::new(),
             stale_timers: 0,
@@ -156,7 +150,6 @@ impl<'a> EventedLoop<'a> {
             draining: false,
             forced: false,
             suspect: false,
-            iteration_nanos: 0,
             now: Instant::now(),
         }
     }
@@ -166,7 +159,6 @@ impl<'a> EventedLoop<'a> {
         loop {
             let polled = self.wait(&mut events);
             self.now = Instant::now();
-            self.iteration_nanos = self.agent.shared.clock.nanos(self.now);
             if let Err(e) = polled {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -327,16 +319,12 @@ impl<'a> EventedLoop<'a> {
     /// whose state may hold buffered requests; a fresh one needs none, because registering a
     /// socket reports its current readiness (data already received included) as an event.
     pub(super) fn insert(&mut self, conn: Box<dyn EventedConnection>, kick: bool) {
-        let token = self.conns.insert(Entry {
-            conn,
-            scheduled: None,
-            suspect: false,
-        });
+        let token = self.conns.insert(Entry::new(conn));
         let entry = self.conns.get_mut(token).expect("just inserted");
         let registry = self.poll.registry();
         let registered = guarded(self.agent, "socket", || {
             registry.register(
-                entry.conn.socket(),
+                entry.conn().socket(),
                 Token(token),
                 Interest::READABLE | Interest::WRITABLE,
             )
@@ -368,7 +356,7 @@ impl<'a> EventedLoop<'a> {
 
     pub(super) fn dispatch(&mut self, token: usize, event: ConnEvent) {
         let Some(entry) = self.conns.get_mut(token) else {
-            return; // an event for a connection closed earlier in this batch
+            return; // an event for a connection closed (or taken) earlier in this batch
         };
         // Telling a callback that blocked (slept, waited on I/O: more threads help) from one
         // that computed or was preempted (more threads do not) takes the thread's voluntary
@@ -384,17 +372,27 @@ impl<'a> EventedLoop<'a> {
         // The latest reading (the poll's return or the previous callback's end) stands for this
         // callback's start: only bookkeeping happened since, and each reading costs.
         let start = self.now;
-        // The iteration's clock reading stands for the callback's start: converting an
-        // `Instant` per callback costs more than the precision is worth.
-        self.agent.load.set_in_callback(Some(self.iteration_nanos));
+        let mut conn = entry.take();
         let mut cx = ConnContext {
             now: start,
             agent: self.agent,
         };
-        let result = catch_unwind(AssertUnwindSafe(|| entry.conn.on_event(event, &mut cx)));
+        self.agent
+            .load
+            .set_in_callback(Some(self.agent.shared.clock.nanos(start)));
+        // The table is free while the callback runs: a monitor that finds this worker stuck
+        // in it takes the other connections (see `table`).
+        let result = ArcMutexGuard::unlocked(&mut self.conns, || {
+            catch_unwind(AssertUnwindSafe(|| conn.on_event(event, &mut cx)))
+        });
+        self.agent.load.set_in_callback(None);
         let end = Instant::now();
         self.now = end;
-        self.agent.load.set_in_callback(None);
+        let entry = self
+            .conns
+            .get_mut(token)
+            .expect("the monitor never takes the entry whose callback runs");
+        entry.put(conn);
         let slow = end.saturating_duration_since(start) >= self.config.busy_threshold
             && event != ConnEvent::Drain;
         if event != ConnEvent::Drain {
@@ -445,7 +443,7 @@ impl<'a> EventedLoop<'a> {
             let mut entry = self.conns.remove(token).expect("token just listed");
             let registry = self.poll.registry();
             match guarded(self.agent, "socket", || {
-                registry.deregister(entry.conn.socket())
+                registry.deregister(entry.conn().socket())
             }) {
                 Some(Ok(())) => {}
                 Some(Err(e)) => {
@@ -458,7 +456,7 @@ impl<'a> EventedLoop<'a> {
                     continue;
                 }
             }
-            moving.push(entry.conn);
+            moving.push(entry.into_conn());
         }
         if moving.is_empty() {
             return;

@@ -10,6 +10,7 @@ mod blocking;
 mod evented;
 mod headers;
 mod inbox;
+pub(crate) mod table;
 mod timers;
 
 use std::io;
@@ -21,6 +22,7 @@ use crossbeam_channel::{Receiver, Sender};
 use mio::Poll;
 
 pub(crate) use inbox::{Shed, ToWorker, WORKER_WAKER};
+use table::Table;
 
 use crate::acceptor::inbox::ToAcceptor;
 use crate::agent::ServiceAgent;
@@ -35,8 +37,9 @@ pub(crate) fn run(
     config: Arc<Config>,
     rx: Receiver<ToWorker>,
     shed: Sender<Shed>,
-    poll: Option<Poll>,
+    evented: Option<(Poll, Table)>,
 ) {
+    agent.load.set_tid(crate::sys::thread_id());
     let _exit = ExitGuard {
         agent: &agent,
         config: &config,
@@ -59,8 +62,8 @@ pub(crate) fn run(
         Factory::Evented(factory) => match catch_unwind(AssertUnwindSafe(|| factory(&agent))) {
             Ok(Ok(server)) => {
                 started(&agent);
-                let poll = poll.expect("evented workers are spawned with a poll");
-                evented::EventedLoop::new(server, &agent, &config, rx, shed, poll).run();
+                let (poll, table) = evented.expect("evented workers are spawned with a poll");
+                evented::EventedLoop::new(server, &agent, &config, rx, shed, poll, table).run();
             }
             Ok(Err(e)) => start_failed(&agent, format!("factory failed: {e}")),
             Err(p) => start_failed(&agent, format!("factory panicked: {}", panic_message(&*p))),

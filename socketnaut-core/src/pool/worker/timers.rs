@@ -14,7 +14,7 @@ impl EventedLoop<'_> {
         let Some(entry) = self.conns.get_mut(token) else {
             return;
         };
-        match guarded(self.agent, "deadline", || entry.conn.deadline()) {
+        match guarded(self.agent, "deadline", || entry.conn().deadline()) {
             Some(Some(deadline)) => {
                 if entry.scheduled.is_none_or(|s| deadline < s) {
                     entry.scheduled = Some(deadline);
@@ -45,7 +45,7 @@ impl EventedLoop<'_> {
                 continue; // stale: superseded by an earlier deadline
             }
             entry.scheduled = None;
-            match guarded(self.agent, "deadline", || entry.conn.deadline()) {
+            match guarded(self.agent, "deadline", || entry.conn().deadline()) {
                 Some(Some(d)) if d <= now => self.dispatch(token, ConnEvent::Timer),
                 Some(Some(_)) => self.schedule(token),
                 Some(None) => {}

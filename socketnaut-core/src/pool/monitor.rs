@@ -1,0 +1,153 @@
+//! The monitor: on the acceptor's thread, every `busy_threshold` while connections are open,
+//! it looks for evented workers stuck inside one callback and takes their other connections
+//! away, so that no connection waits behind another connection's slow callback for longer than
+//! about the threshold, from the first slow callback on, whatever makes it slow.
+//!
+//! The anchor is the Go runtime's `sysmon`, which retakes the processor of a thread stuck in a
+//! system call and hands it to another thread. Here the loop's state cannot move with a stuck
+//! thread's stack, so what moves is the connections: a worker releases its connection table
+//! (see `pool::worker::table`) for exactly the duration of each callback, and the monitor,
+//! finding a worker whose callback has run too long with its table free, takes every other
+//! connection in it (and the connections still queued to it), deregisters them from its poll
+//! and hands them to the acceptor, which places each on an empty worker like a connection shed
+//! after a blocking callback. The stuck thread keeps the connection it is serving and carries
+//! on with it when the callback returns.
+//!
+//! When to take ([`should_take`]), by what the stuck thread is doing (`/proc`'s thread state):
+//! - *waiting* (sleeping, blocked on I/O or a lock): more threads help at once, so after
+//!   `busy_threshold` (2 ms by default);
+//! - *running* (computing, or runnable but preempted): after [`COMPUTE_FACTOR`] thresholds
+//!   (10 ms), about a scheduler time slice. Another thread helps a computing callback's
+//!   neighbours too (the kernel runs it on another core, or time-slices), but a thread merely
+//!   preempted for a few milliseconds on a busy machine would come back on its own, and moving
+//!   its connections would only add threads.
+//!
+//! Taken connections count in `migrated`; the worker is marked as slow (`blocked_at`), so new
+//! connections avoid it and consolidation leaves it alone for `consolidate_after`.
+
+use std::time::Duration;
+use std::time::Instant;
+
+use super::{Pool, ToWorker};
+use crate::stats::{Counters, WorkerState};
+use crate::sys::{self, ThreadState};
+use crate::targets::PROXY;
+
+/// A running (computing or preempted) callback is taken from after this many busy thresholds.
+pub(crate) const COMPUTE_FACTOR: u32 = 5;
+
+/// Whether a callback that has run for `ran` on a thread in `state` has run long enough for
+/// the monitor to take the worker's other connections.
+pub(crate) fn should_take(ran: Duration, state: ThreadState, threshold: Duration) -> bool {
+    match state {
+        ThreadState::Waiting => ran >= threshold,
+        ThreadState::Running | ThreadState::Unknown => ran >= threshold * COMPUTE_FACTOR,
+    }
+}
+
+impl Pool {
+    /// When the monitor should look next: every busy threshold while connections are open on
+    /// evented workers that may migrate.
+    pub(crate) fn next_monitor(&self, now: Instant) -> Option<Instant> {
+        let watching = self.config.factory.is_evented()
+            && self.config.migrate
+            && self.shared.counters.active.get() > 0;
+        watching.then(|| now + self.config.busy_threshold)
+    }
+
+    /// One look: the connections taken from stuck workers, to be placed elsewhere.
+    pub(crate) fn monitor(&mut self, now: Instant) -> Vec<ToWorker> {
+        let mut out = Vec::new();
+        if !self.config.factory.is_evented() || !self.config.migrate {
+            return out;
+        }
+        let now_nanos = self.shared.clock.nanos(now);
+        let threshold = self.config.busy_threshold;
+        let least = threshold.as_nanos() as u64;
+        for w in &mut self.workers {
+            if w.gone || w.state != WorkerState::Running || w.load.conns() < 2 {
+                continue;
+            }
+            if !w.load.callback_longer_than(now_nanos, least) {
+                continue;
+            }
+            let ran = Duration::from_nanos(now_nanos.saturating_sub(w.load.callback_since()));
+            if !should_take(ran, sys::thread_state(w.load.tid()), threshold) {
+                continue;
+            }
+            let Some(taken) = w.steal.as_ref().and_then(|s| s.take_idle()) else {
+                continue; // between callbacks after all
+            };
+            let queued = w.take_queued();
+            let moved = taken.conns.len() + queued.len();
+            let n = moved + taken.panicked;
+            if n == 0 {
+                continue;
+            }
+            w.load.remove(n, now_nanos);
+            w.load.set_blocked(now_nanos);
+            let counters = &self.shared.counters;
+            if taken.panicked > 0 {
+                Counters::add(&counters.panics, taken.panicked as u64);
+                self.shared.connections_closed(taken.panicked);
+                log::error!(target: PROXY, "{}: {} connections' socket() panicked while being moved; closed", w.name, taken.panicked);
+            }
+            Counters::add(&counters.migrated, moved as u64);
+            log::debug!(target: PROXY, "{}: a callback has run {ran:?}; moving its {moved} other connections", w.name);
+            out.extend(taken.conns.into_iter().map(|conn| ToWorker::Adopt {
+                conn,
+                isolate: true,
+            }));
+            out.extend(queued);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn when_to_take() {
+        let ms = Duration::from_millis;
+        let t = ms(2);
+        let rows = [
+            (
+                ms(1),
+                ThreadState::Waiting,
+                false,
+                "waiting, under the threshold",
+            ),
+            (
+                ms(2),
+                ThreadState::Waiting,
+                true,
+                "waiting, at the threshold",
+            ),
+            (
+                ms(3),
+                ThreadState::Running,
+                false,
+                "running, a few ms: maybe preempted",
+            ),
+            (ms(9), ThreadState::Running, false, "running, under a slice"),
+            (
+                ms(10),
+                ThreadState::Running,
+                true,
+                "running a slice: computing",
+            ),
+            (
+                ms(10),
+                ThreadState::Unknown,
+                true,
+                "unknown counts as running",
+            ),
+            (ms(5), ThreadState::Unknown, false, "unknown, under a slice"),
+        ];
+        for (ran, state, want, why) in rows {
+            assert_eq!(should_take(ran, state, t), want, "{why}");
+        }
+    }
+}
