@@ -29,15 +29,41 @@ pub mod bench {
     pub const CPU: Duration = Duration::from_millis(1);
     /// How long `/slow` blocks.
     pub const SLOW: Duration = Duration::from_millis(50);
+    /// How long `/block1s` blocks.
+    pub const BLOCK: Duration = Duration::from_secs(1);
+    /// How much CPU time `/cpu50` burns.
+    pub const HEAVY_CPU: Duration = Duration::from_millis(50);
+    /// How long `/rare` blocks, on one request in [`RARE_EVERY`].
+    pub const RARE_BLOCK: Duration = Duration::from_millis(200);
+    /// One `/rare` request in this many blocks (counted over all connections).
+    pub const RARE_EVERY: u64 = 100;
 
     /// `GET /` → "Hello World!"; `/sleep` blocks 10 ms; `/cpu` burns 1 ms of CPU time; `/slow`
-    /// blocks 50 ms; anything else is 404.
+    /// blocks 50 ms; `/block1s` blocks 1 s; `/cpu50` burns 50 ms of CPU time; `/rare` blocks
+    /// 200 ms on one request in 100 (any connection; those answer with `x-slow: 1`); anything
+    /// else is 404.
     pub fn routes(req: Request) -> Response {
+        static RARE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         match req.uri().path() {
             "/" => {}
             "/sleep" => std::thread::sleep(SLEEP),
             "/cpu" => burn_cpu(CPU),
             "/slow" => std::thread::sleep(SLOW),
+            "/block1s" => std::thread::sleep(BLOCK),
+            "/cpu50" => burn_cpu(HEAVY_CPU),
+            "/rare" => {
+                // Relaxed: a tally; which request blocks does not matter, only how many.
+                let n = RARE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if n % RARE_EVERY == RARE_EVERY - 1 {
+                    std::thread::sleep(RARE_BLOCK);
+                    let mut r = Response::new("Hello World!".into());
+                    r.headers_mut().insert(
+                        "x-slow",
+                        socketnaut_http::http::HeaderValue::from_static("1"),
+                    );
+                    return r;
+                }
+            }
             _ => {
                 let mut r = Response::new("not found".into());
                 *r.status_mut() = StatusCode::NOT_FOUND;

@@ -223,7 +223,13 @@ impl Load {
                     .duration_since(c.sent_at)
                     .as_micros()
                     .min(u32::MAX as u128) as u32;
-                self.latencies[c.class].push(us);
+                // Responses the server marks as slow by design get a bucket of their own
+                // (after the classes), so the others' latency is seen apart from them.
+                let marked = c.buf[..len]
+                    .windows(8)
+                    .any(|w| w.eq_ignore_ascii_case(b"x-slow: "));
+                let bucket = if marked { self.requests.len() } else { c.class };
+                self.latencies[bucket].push(us);
             }
             c.buf.drain(..len);
             if self.close {
@@ -288,8 +294,9 @@ impl Load {
 
 /// Drives `mix` (path, connections) against `addr` for `duration` after a `warmup`.
 /// Each connection sends one request, waits for the whole response, then sends the next (or,
-/// with `close`, closes and reconnects). Returns one result per class in `mix`, with the CPU
-/// of the server's threads (named `server_threads`…) when they can be told apart.
+/// with `close`, closes and reconnects). Returns one result per class in `mix`, then one for
+/// the responses marked `x-slow` (of any class), with the CPU of the server's threads (named
+/// `server_threads`…) when they can be told apart.
 pub(crate) fn run_load(
     addr: SocketAddr,
     mix: &[(&str, usize)],
@@ -312,8 +319,8 @@ pub(crate) fn run_load(
         poll: Poll::new().expect("poll"),
         clients: HashMap::new(),
         next_token: 0,
-        latencies: vec![Vec::new(); mix.len()],
-        errors: vec![0; mix.len()],
+        latencies: vec![Vec::new(); mix.len() + 1],
+        errors: vec![0; mix.len() + 1],
         measure_from,
         end: measure_from + duration,
         scratch: vec![0u8; 64 * 1024],

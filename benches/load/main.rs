@@ -12,6 +12,7 @@
 mod ceiling;
 mod client;
 mod field;
+mod isolation;
 mod memory;
 mod scenarios;
 
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 use client::LoadStats;
 use field::field_tiny_http;
+use isolation::{blocking_burst, cpu_heavy_does_not_stall_fast, rare_block};
 use memory::{idle_memory, partial_head_memory, serve_child};
 use scenarios::{
     blocking_10ms, cpu_1ms, hello_close, hello_keepalive, seed_hello_world,
@@ -45,13 +47,19 @@ fn main() {
     println!("socketnaut load bench: {cores} cores, {secs} s per run, 1 client thread, loopback");
     let mut rows = Vec::new();
     type Scenario = (&'static str, fn(Duration, usize) -> Vec<Row>);
-    let scenarios: [Scenario; 9] = [
+    let scenarios: [Scenario; 12] = [
         ("hello_keepalive", hello_keepalive),
         ("hello_close", hello_close),
         ("blocking_10ms", blocking_10ms),
         ("cpu_1ms", cpu_1ms),
         ("seed_hello_world", seed_hello_world),
         ("slow_does_not_stall_fast", slow_does_not_stall_fast),
+        ("blocking_burst", blocking_burst),
+        (
+            "cpu_heavy_does_not_stall_fast",
+            cpu_heavy_does_not_stall_fast,
+        ),
+        ("rare_block", rare_block),
         ("idle_memory", idle_memory),
         ("partial_head_memory", partial_head_memory),
         ("field_tiny_http", field_tiny_http),

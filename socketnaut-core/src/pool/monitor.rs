@@ -9,8 +9,10 @@
 //! (see `pool::worker::table`) for exactly the duration of each callback, and the monitor,
 //! finding a worker whose callback has run too long with its table free, takes every other
 //! connection in it (and the connections still queued to it), deregisters them from its poll
-//! and hands them to the acceptor, which places each on an empty worker like a connection shed
-//! after a blocking callback. The stuck thread keeps the connection it is serving and carries
+//! and hands them to the acceptor for placement: each on an empty worker when the stuck
+//! thread is waiting (its neighbours may block too, as in a burst), by the usual
+//! least-connections rule among the workers that are not busy when it computes (so fast
+//! connections keep the few-threads path). The stuck thread keeps the connection it is serving and carries
 //! on with it when the callback returns.
 //!
 //! When to take ([`should_take`]), by what the stuck thread is doing (`/proc`'s thread state):
@@ -72,9 +74,14 @@ impl Pool {
                 continue;
             }
             let ran = Duration::from_nanos(now_nanos.saturating_sub(w.load.callback_since()));
-            if !should_take(ran, sys::thread_state(w.load.tid()), threshold) {
+            let state = sys::thread_state(w.load.tid());
+            if !should_take(ran, state, threshold) {
                 continue;
             }
+            // Neighbours of a blocking callback may block too (a burst): each gets an empty
+            // worker. Neighbours of a computing one are packed onto the workers that are not
+            // busy, so fast connections keep the few-threads path.
+            let isolate = state == ThreadState::Waiting;
             let Some(taken) = w.steal.as_ref().and_then(|s| s.take_idle()) else {
                 continue; // between callbacks after all
             };
