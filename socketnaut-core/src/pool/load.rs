@@ -8,6 +8,8 @@
 //! | `busy_since` | evented worker around each callback | placement, consolidation, monitor | a callback is running; the value is when it began (0 = none) |
 //! | `blocked_at` | evented worker (a callback blocked), monitor (took its connections) | placement, consolidation | a callback was last slow at this time (0 = never) |
 //! | `tid` | worker, at start | monitor | the thread's kernel id, for its state in `/proc` |
+//! | `demote` | monitor | worker, after each callback | lower this thread's priority |
+//! | `demoted` | worker | placement, reaper | the thread runs at the lowest priority |
 //! | `last_idle` | worker, when `conns` falls to 0 | reaper | start of idleness |
 //! | `parked` | evented worker around `poll` | senders | the worker needs its waker |
 //! | `serving` | blocking worker | acceptor at the drain deadline | a clone of the socket being served, to shut it down |
@@ -34,6 +36,12 @@ pub(crate) struct WorkerLoad {
     last_idle: AtomicU64,
     /// The worker thread's kernel id (for the monitor's look at its state), 0 until known.
     tid: AtomicU64,
+    /// The monitor found a callback computing: the worker lowers its thread's priority when
+    /// the callback returns (see `pool::monitor`).
+    demote: AtomicBool,
+    /// The worker's thread runs at the lowest priority: it takes no new connection and
+    /// retires once it holds none.
+    demoted: AtomicBool,
     /// Evented: whether the worker sleeps in `poll`.
     pub(crate) parked: Parked,
     /// Blocking: a clone of the socket being served, so the acceptor can force it closed at the
@@ -49,6 +57,8 @@ impl WorkerLoad {
             blocked_at: AtomicU64::new(0),
             last_idle: AtomicU64::new(now),
             tid: AtomicU64::new(0),
+            demote: AtomicBool::new(false),
+            demoted: AtomicBool::new(false),
             parked: Parked(AtomicBool::new(true)),
             serving: Mutex::new(None),
         }
@@ -89,6 +99,25 @@ impl WorkerLoad {
 
     pub(crate) fn tid(&self) -> u64 {
         self.tid.load(Ordering::Relaxed)
+    }
+
+    /// Monitor: asks the worker to lower its thread's priority.
+    pub(crate) fn request_demotion(&self) {
+        self.demote.store(true, Ordering::Relaxed);
+    }
+
+    /// Worker: whether the monitor asked, and it has not done so yet.
+    pub(crate) fn demotion_requested(&self) -> bool {
+        self.demote.load(Ordering::Relaxed) && !self.is_demoted()
+    }
+
+    /// Worker: its thread now runs at the lowest priority.
+    pub(crate) fn set_demoted(&self) {
+        self.demoted.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn is_demoted(&self) -> bool {
+        self.demoted.load(Ordering::Relaxed)
     }
 
     /// Clock reading when the running callback began (0 when none runs).

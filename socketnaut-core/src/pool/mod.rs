@@ -18,7 +18,7 @@
 
 pub(crate) mod balance;
 pub(crate) mod load;
-mod monitor;
+pub(crate) mod monitor;
 mod reap;
 mod slab;
 mod supervise;
@@ -137,6 +137,7 @@ impl Pool {
                         && (w.load.callback_longer_than(now_nanos, threshold)
                             || w.load.blocked_within(now_nanos, memory)),
                     accepting: !w.gone
+                        && !w.load.is_demoted()
                         && matches!(w.state, WorkerState::Starting | WorkerState::Running),
                 }));
             let rules = Rules {

@@ -100,6 +100,17 @@ impl Pool {
         }
         self.next_reap = now + self.config.reap_interval;
         self.restart.settle(now);
+        // A demoted worker (see `pool::monitor`) retires as soon as it holds nothing.
+        let demoted: Vec<usize> = (0..self.workers.len())
+            .filter(|&i| {
+                let w = &self.workers[i];
+                w.state == WorkerState::Running && w.load.is_demoted() && w.load.conns() == 0
+            })
+            .collect();
+        for index in demoted {
+            log::debug!(target: PROXY, "retiring demoted {}", self.workers[index].name);
+            self.retire(index, ToWorker::Retire);
+        }
         let clock = self.shared.clock;
         let views: Vec<IdleView> = self
             .workers

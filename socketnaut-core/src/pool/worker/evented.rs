@@ -72,6 +72,7 @@ use crate::agent::ServiceAgent;
 use crate::config::Config;
 use crate::connection::Connection;
 use crate::error::panic_message;
+use crate::pool::monitor::COMPUTE_FACTOR;
 use crate::pool::slab::{Slab, TAG};
 use crate::server::{ConnContext, ConnEvent, EventedConnection, EventedServer, Step};
 use crate::stats::Counters;
@@ -358,21 +359,12 @@ impl<'a> EventedLoop<'a> {
         let Some(entry) = self.conns.get_mut(token) else {
             return; // an event for a connection closed (or taken) earlier in this batch
         };
-        // Telling a callback that blocked (slept, waited on I/O: more threads help) from one
-        // that computed or was preempted (more threads do not) takes the thread's voluntary
-        // context-switch count before and after. That is a syscall, so it is only paid for a
-        // callback under suspicion: the next one on a worker whose last callback ran slow
-        // (catches many connections each blocking once), and the next one of a connection
-        // whose last callback ran slow (catches one connection blocking between fast ones).
-        let switches_before = if (self.suspect || entry.suspect) && self.config.migrate {
-            sys::voluntary_switches()
-        } else {
-            None
-        };
+        let conn_suspect = entry.suspect;
+        let mut conn = entry.take();
+        let switches_before = self.switches_if_suspect(conn_suspect);
         // The latest reading (the poll's return or the previous callback's end) stands for this
         // callback's start: only bookkeeping happened since, and each reading costs.
         let start = self.now;
-        let mut conn = entry.take();
         let mut cx = ConnContext {
             now: start,
             agent: self.agent,
@@ -393,12 +385,13 @@ impl<'a> EventedLoop<'a> {
             .get_mut(token)
             .expect("the monitor never takes the entry whose callback runs");
         entry.put(conn);
-        let slow = end.saturating_duration_since(start) >= self.config.busy_threshold
-            && event != ConnEvent::Drain;
+        let ran = end.saturating_duration_since(start);
+        let slow = ran >= self.config.busy_threshold && event != ConnEvent::Drain;
         if event != ConnEvent::Drain {
             self.suspect = slow;
             entry.suspect = slow;
         }
+        self.after_slow(ran, end);
         match result {
             Ok(Step::Keep) => self.schedule(token),
             Ok(Step::Close) => self.close(token),
@@ -413,6 +406,49 @@ impl<'a> EventedLoop<'a> {
                 self.after_blocking_callback(token, end);
             }
         }
+    }
+
+    /// Telling a callback that blocked (slept, waited on I/O) from one that computed or was
+    /// preempted takes the thread's voluntary context-switch count before and after. That is a
+    /// syscall, so it is only paid for a callback under suspicion: the next one on a worker
+    /// whose last callback ran slow (catches many connections each blocking once), and the
+    /// next one of a connection whose last callback ran slow (catches one connection blocking
+    /// between fast ones).
+    fn switches_if_suspect(&self, conn_suspect: bool) -> Option<std::ffi::c_long> {
+        if (self.suspect || conn_suspect) && self.config.migrate {
+            sys::voluntary_switches()
+        } else {
+            None
+        }
+    }
+
+    /// After any callback: one that ran a time slice or more (blocking or computing) marks
+    /// the worker slow, so new connections avoid it and consolidation leaves it for
+    /// `consolidate_after`; and the priority drops if the monitor asked.
+    fn after_slow(&mut self, ran: std::time::Duration, end: Instant) {
+        if ran >= self.config.busy_threshold * COMPUTE_FACTOR {
+            let clock = &self.agent.shared.clock;
+            self.agent.load.set_blocked(clock.nanos(end));
+        }
+        if self.agent.load.demotion_requested() {
+            self.demote();
+        }
+    }
+
+    /// The monitor found a callback of this worker computing: lower this thread's priority
+    /// for good (see `pool::monitor`).
+    fn demote(&mut self) {
+        use thread_priority::{set_current_thread_priority, ThreadPriority};
+        match set_current_thread_priority(ThreadPriority::Min) {
+            Ok(()) => {
+                log::debug!(target: AGENT, "{}: a callback computed; this thread now runs at the lowest priority", self.agent.name)
+            }
+            Err(e) => {
+                log::debug!(target: AGENT, "{}: lowering the thread's priority: {e:?}", self.agent.name)
+            }
+        }
+        // Even if the call failed: the worker still takes nothing new and retires when empty.
+        self.agent.load.set_demoted();
     }
 
     /// A callback blocked past the busy threshold: the connections sharing this worker would
