@@ -39,7 +39,7 @@ pub(crate) struct WorkerLoad {
     /// The monitor found a callback computing: the worker lowers its thread's priority when
     /// the callback returns (see `pool::monitor`).
     demote: AtomicBool,
-    /// The worker's thread runs at the lowest priority: it takes no new connection and
+    /// The worker's thread runs at the lowest priority: it counts as busy for placement and
     /// retires once it holds none.
     demoted: AtomicBool,
     /// Evented: whether the worker sleeps in `poll`.

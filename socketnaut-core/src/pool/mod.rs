@@ -133,11 +133,13 @@ impl Pool {
             self.candidates
                 .extend(self.workers.iter().map(|w| Candidate {
                     conns: w.load.conns(),
+                    // A demoted worker (see `monitor`) is always busy: taken only when every
+                    // worker is and the pool is at `max_workers`.
                     busy: evented
                         && (w.load.callback_longer_than(now_nanos, threshold)
-                            || w.load.blocked_within(now_nanos, memory)),
+                            || w.load.blocked_within(now_nanos, memory)
+                            || w.load.is_demoted()),
                     accepting: !w.gone
-                        && !w.load.is_demoted()
                         && matches!(w.state, WorkerState::Starting | WorkerState::Running),
                 }));
             let rules = Rules {

@@ -42,13 +42,16 @@
 //! requests/s (it gets what the fast route leaves).
 //!
 //! A thread cannot raise its priority back without privileges, so demotion is one way: a
-//! demoted worker takes no new connection, and retires as soon as it holds none (the reaper
-//! replaces it if the pool falls below `min_workers`).
+//! demoted worker counts as busy for placement (it takes a connection only when every worker
+//! is busy and the pool is at `max_workers`), and retires as soon as it holds none (the pool
+//! replaces it if it falls below `min_workers`).
 
 use std::time::Duration;
 use std::time::Instant;
 
+use super::thread::Worker;
 use super::{Pool, ToWorker};
+use crate::shared::Shared;
 use crate::stats::{Counters, WorkerState};
 use crate::sys::{self, ThreadState};
 use crate::targets::PROXY;
@@ -83,19 +86,10 @@ impl Pool {
         }
         let now_nanos = self.shared.clock.nanos(now);
         let threshold = self.config.busy_threshold;
-        let least = threshold.as_nanos() as u64;
         for w in &mut self.workers {
-            if w.gone || w.state != WorkerState::Running {
+            let Some((state, ran)) = judge(w, now_nanos, threshold) else {
                 continue;
-            }
-            if !w.load.callback_longer_than(now_nanos, least) {
-                continue;
-            }
-            let ran = Duration::from_nanos(now_nanos.saturating_sub(w.load.callback_since()));
-            let state = sys::thread_state(w.load.tid());
-            if !should_take(ran, state, threshold) {
-                continue;
-            }
+            };
             // Neighbours of a blocking callback may block too (a burst): each gets an empty
             // worker. Neighbours of a computing one are packed onto the workers that are not
             // busy, so fast connections keep the few-threads path.
@@ -107,33 +101,76 @@ impl Pool {
             if w.load.conns() < 2 {
                 continue; // nobody to move
             }
-            let Some(taken) = w.steal.as_ref().and_then(|s| s.take_idle()) else {
-                continue; // between callbacks after all
-            };
-            let queued = w.take_queued();
-            let moved = taken.conns.len() + queued.len();
-            let n = moved + taken.panicked;
-            if n == 0 {
-                continue;
+            let taken = take_neighbours(w, &self.shared, now_nanos);
+            if !taken.is_empty() {
+                log::debug!(target: PROXY, "{}: a callback has run {ran:?}; moving its {} other connections", w.name, taken.len());
             }
-            w.load.remove(n, now_nanos);
-            w.load.set_blocked(now_nanos);
-            let counters = &self.shared.counters;
-            if taken.panicked > 0 {
-                Counters::add(&counters.panics, taken.panicked as u64);
-                self.shared.connections_closed(taken.panicked);
-                log::error!(target: PROXY, "{}: {} connections' socket() panicked while being moved; closed", w.name, taken.panicked);
-            }
-            Counters::add(&counters.migrated, moved as u64);
-            log::debug!(target: PROXY, "{}: a callback has run {ran:?}; moving its {moved} other connections", w.name);
-            out.extend(taken.conns.into_iter().map(|conn| ToWorker::Adopt {
-                conn,
-                isolate: true,
+            out.extend(taken.into_iter().map(|msg| match msg {
+                ToWorker::Adopt { conn, .. } => ToWorker::Adopt { conn, isolate },
+                other => other,
             }));
-            out.extend(queued);
         }
         out
     }
+}
+
+/// Whether the monitor should act on worker `w` now: `Some` with its thread's state and how
+/// long its callback has run when [`should_take`] says so. Reading the thread's state costs a
+/// few microseconds, so it is read at most twice per slow callback (past the threshold, and
+/// past a slice), and for a worker with no neighbour only once it could be demoted.
+fn judge(w: &mut Worker, now_nanos: u64, threshold: Duration) -> Option<(ThreadState, Duration)> {
+    if w.gone || w.state != WorkerState::Running {
+        return None;
+    }
+    if !w
+        .load
+        .callback_longer_than(now_nanos, threshold.as_nanos() as u64)
+    {
+        return None;
+    }
+    let since = w.load.callback_since();
+    let ran = Duration::from_nanos(now_nanos.saturating_sub(since));
+    let slice = ran >= threshold * COMPUTE_FACTOR;
+    if w.load.conns() < 2 && !slice {
+        return None;
+    }
+    if w.looked == Some((since, slice)) || w.looked == Some((since, true)) {
+        return None;
+    }
+    w.looked = Some((since, slice));
+    let state = sys::thread_state(w.load.tid());
+    should_take(ran, state, threshold).then_some((state, ran))
+}
+
+/// Takes every connection of `w` but the one in its callback (and those queued to it), as
+/// `Adopt` and `Conn` messages for the acceptor, and accounts for them.
+fn take_neighbours(w: &mut Worker, shared: &Shared, now_nanos: u64) -> Vec<ToWorker> {
+    let Some(taken) = w.steal.as_ref().and_then(|s| s.take_idle()) else {
+        return Vec::new(); // between callbacks after all
+    };
+    let queued = w.take_queued();
+    let moved = taken.conns.len() + queued.len();
+    let n = moved + taken.panicked;
+    if n == 0 {
+        return Vec::new();
+    }
+    w.load.remove(n, now_nanos);
+    w.load.set_blocked(now_nanos);
+    if taken.panicked > 0 {
+        Counters::add(&shared.counters.panics, taken.panicked as u64);
+        shared.connections_closed(taken.panicked);
+        log::error!(target: PROXY, "{}: {} connections' socket() panicked while being moved; closed", w.name, taken.panicked);
+    }
+    Counters::add(&shared.counters.migrated, moved as u64);
+    taken
+        .conns
+        .into_iter()
+        .map(|conn| ToWorker::Adopt {
+            conn,
+            isolate: true,
+        })
+        .chain(queued)
+        .collect()
 }
 
 #[cfg(test)]

@@ -41,6 +41,8 @@ pub(crate) struct Worker {
     waker: Option<Arc<Waker>>,
     /// Evented: the worker's connection table and registry, for the monitor.
     pub(crate) steal: Option<Steal>,
+    /// The monitor's last look at a slow callback: its start, and whether it had run a slice.
+    pub(crate) looked: Option<(u64, bool)>,
     handle: Option<JoinHandle<()>>,
 }
 
@@ -175,6 +177,7 @@ pub(super) fn spawn(
         rx,
         waker,
         steal,
+        looked: None,
         handle: Some(handle),
     })
 }
