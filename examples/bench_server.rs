@@ -1,6 +1,7 @@
 //! The load benches' server as a standalone program, on the default configuration:
 //! `GET /` → "Hello World!", `/sleep` blocks 10 ms, `/cpu` burns 1 ms of CPU, `/slow` blocks
-//! 50 ms. Point an external load generator (wrk, h2load) at it.
+//! 50 ms, `/block1s` blocks 1 s, `/cpu50` burns 50 ms of CPU, `/rare` blocks 200 ms on one
+//! request in 100. Point an external load generator (wrk, h2load) at it.
 //!
 //! ```text
 //! cargo run --release --example bench_server [ADDR]     # default 127.0.0.1:3080

@@ -259,16 +259,19 @@ impl ServiceProxyBuilder {
     }
 
     /// Evented kind: a callback running at least this long marks its worker busy, so new
-    /// connections go elsewhere (spawning a worker if needed); if the callback also blocked
-    /// (slept or waited on I/O rather than computing), the worker moves its other connections
-    /// to other workers. Default is 2 ms: far above a fast handler, well below a database call.
+    /// connections go elsewhere (spawning a worker if needed). While a callback that waits
+    /// (sleeps, blocks on I/O) has run this long, or one that computes five times this long,
+    /// the monitor moves the worker's other connections to other workers without waiting for
+    /// it to return; a computing one's thread then runs at the lowest priority. Default is
+    /// 2 ms: far above a fast handler, well below a database call.
     pub fn busy_threshold(mut self, threshold: Duration) -> Self {
         self.busy_threshold = threshold;
         self
     }
 
-    /// Evented kind: whether a worker whose callback blocked hands its other connections back to
-    /// the acceptor for placement elsewhere. Default is on.
+    /// Evented kind: whether the connections that share a worker with a slow callback are moved
+    /// to other workers (by the monitor while the callback runs, and by the worker after a
+    /// callback that blocked). Default is on.
     pub fn migrate_blocked_connections(mut self, on: bool) -> Self {
         self.migrate = on;
         self
