@@ -60,3 +60,14 @@ pub(crate) fn thread_state(tid: u64) -> ThreadState {
         _ => ThreadState::Unknown,
     }
 }
+
+/// CPU time thread `tid` of this process has used, from `/proc/self/task/{tid}/schedstat` (its
+/// first field, in nanoseconds).
+pub(crate) fn thread_cpu(tid: u64) -> Option<std::time::Duration> {
+    if tid == 0 {
+        return None;
+    }
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat")).ok()?;
+    let nanos = stat.split_whitespace().next()?.parse().ok()?;
+    Some(std::time::Duration::from_nanos(nanos))
+}

@@ -59,13 +59,51 @@ use crate::targets::PROXY;
 /// A running (computing or preempted) callback is taken from after this many busy thresholds.
 pub(crate) const COMPUTE_FACTOR: u32 = 5;
 
-/// Whether a callback that has run for `ran` on a thread in `state` has run long enough for
-/// the monitor to take the worker's other connections.
-pub(crate) fn should_take(ran: Duration, state: ThreadState, threshold: Duration) -> bool {
+/// What the monitor does about a callback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Nothing yet: look again next tick.
+    Wait,
+    /// The thread waits (sleeps, blocks): move its neighbours, each to an empty worker.
+    Move,
+    /// The thread computes: lower its priority, and pack its neighbours onto the workers that
+    /// are not busy.
+    Demote,
+}
+
+/// The verdict on a callback that has run `ran` (wall time) on a thread in `state`, which has
+/// used `cpu` of CPU time since the monitor first looked at this callback (`None` if unknown).
+///
+/// A running thread is computing only if it has both run a slice ([`COMPUTE_FACTOR`] busy
+/// thresholds) and used a busy threshold of CPU since the first look: a short callback
+/// preempted on a saturated machine runs long in wall time but uses little CPU, and moving its
+/// neighbours or lowering its priority would not help anybody.
+pub(crate) fn verdict(
+    ran: Duration,
+    state: ThreadState,
+    cpu: Option<Duration>,
+    threshold: Duration,
+) -> Verdict {
     match state {
-        ThreadState::Waiting => ran >= threshold,
-        ThreadState::Running | ThreadState::Unknown => ran >= threshold * COMPUTE_FACTOR,
+        ThreadState::Waiting if ran >= threshold => Verdict::Move,
+        ThreadState::Running | ThreadState::Unknown
+            if ran >= threshold * COMPUTE_FACTOR && cpu.is_some_and(|c| c >= threshold) =>
+        {
+            Verdict::Demote
+        }
+        _ => Verdict::Wait,
     }
+}
+
+/// The monitor's notes on a worker's current slow callback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Look {
+    /// The callback (its start).
+    since: u64,
+    /// The thread's CPU time at the first look.
+    cpu: Option<Duration>,
+    /// Acted on: nothing more to do for this callback.
+    decided: bool,
 }
 
 impl Pool {
@@ -86,14 +124,29 @@ impl Pool {
         }
         let now_nanos = self.shared.clock.nanos(now);
         let threshold = self.config.busy_threshold;
+        // Moving connections helps only where they can go: a new worker, or one that is not
+        // busy. A pool at `max_workers` whose every worker is busy is simply overloaded, and
+        // shuffling its connections would only make waits unfair.
+        let room = self.workers.len() < self.config.max_workers
+            || self.workers.iter().any(|w| {
+                w.state == WorkerState::Running
+                    && !w.gone
+                    && !w.load.is_demoted()
+                    && !w
+                        .load
+                        .callback_longer_than(now_nanos, threshold.as_nanos() as u64)
+            });
+        if !room {
+            return out;
+        }
         for w in &mut self.workers {
-            let Some((state, ran)) = judge(w, now_nanos, threshold) else {
+            let Some((verdict, ran)) = judge(w, now_nanos, threshold) else {
                 continue;
             };
             // Neighbours of a blocking callback may block too (a burst): each gets an empty
             // worker. Neighbours of a computing one are packed onto the workers that are not
             // busy, so fast connections keep the few-threads path.
-            let isolate = state == ThreadState::Waiting;
+            let isolate = verdict == Verdict::Move;
             if !isolate {
                 // Computing, alone or not: run at the lowest priority from now on.
                 w.load.request_demotion();
@@ -114,11 +167,11 @@ impl Pool {
     }
 }
 
-/// Whether the monitor should act on worker `w` now: `Some` with its thread's state and how
-/// long its callback has run when [`should_take`] says so. Reading the thread's state costs a
-/// few microseconds, so it is read at most twice per slow callback (past the threshold, and
-/// past a slice), and for a worker with no neighbour only once it could be demoted.
-fn judge(w: &mut Worker, now_nanos: u64, threshold: Duration) -> Option<(ThreadState, Duration)> {
+/// Whether the monitor should act on worker `w` now: `Some` with its [`verdict`] and how long
+/// its callback has run. Reading the thread's state and CPU time costs a few microseconds:
+/// only callbacks past the threshold are looked at (and a worker without neighbours only once
+/// it has run a slice, when it could be demoted), each until it is decided.
+fn judge(w: &mut Worker, now_nanos: u64, threshold: Duration) -> Option<(Verdict, Duration)> {
     if w.gone || w.state != WorkerState::Running {
         return None;
     }
@@ -130,16 +183,30 @@ fn judge(w: &mut Worker, now_nanos: u64, threshold: Duration) -> Option<(ThreadS
     }
     let since = w.load.callback_since();
     let ran = Duration::from_nanos(now_nanos.saturating_sub(since));
-    let slice = ran >= threshold * COMPUTE_FACTOR;
-    if w.load.conns() < 2 && !slice {
+    if w.load.conns() < 2 && ran < threshold * COMPUTE_FACTOR {
         return None;
     }
-    if w.looked == Some((since, slice)) || w.looked == Some((since, true)) {
+    let tid = w.load.tid();
+    let look = match w.looked {
+        Some(look) if look.since == since => look,
+        _ => Look {
+            since,
+            cpu: sys::thread_cpu(tid),
+            decided: false,
+        },
+    };
+    if look.decided {
         return None;
     }
-    w.looked = Some((since, slice));
-    let state = sys::thread_state(w.load.tid());
-    should_take(ran, state, threshold).then_some((state, ran))
+    let cpu = sys::thread_cpu(tid)
+        .zip(look.cpu)
+        .map(|(now, first)| now.saturating_sub(first));
+    let v = verdict(ran, sys::thread_state(tid), cpu, threshold);
+    w.looked = Some(Look {
+        decided: v != Verdict::Wait,
+        ..look
+    });
+    (v != Verdict::Wait).then_some((v, ran))
 }
 
 /// Takes every connection of `w` but the one in its callback (and those queued to it), as
@@ -178,45 +245,60 @@ mod tests {
     use super::*;
 
     #[test]
-    fn when_to_take() {
+    fn verdicts() {
         let ms = Duration::from_millis;
         let t = ms(2);
+        use ThreadState::*;
+        use Verdict::*;
         let rows = [
-            (
-                ms(1),
-                ThreadState::Waiting,
-                false,
-                "waiting, under the threshold",
-            ),
-            (
-                ms(2),
-                ThreadState::Waiting,
-                true,
-                "waiting, at the threshold",
-            ),
+            (ms(1), Waiting, None, Wait, "waiting, under the threshold"),
+            (ms(2), Waiting, None, Move, "waiting, at the threshold"),
             (
                 ms(3),
-                ThreadState::Running,
-                false,
+                Running,
+                Some(ms(1)),
+                Wait,
                 "running, a few ms: maybe preempted",
             ),
-            (ms(9), ThreadState::Running, false, "running, under a slice"),
+            (ms(9), Running, Some(ms(7)), Wait, "running, under a slice"),
             (
                 ms(10),
-                ThreadState::Running,
-                true,
-                "running a slice: computing",
+                Running,
+                Some(ms(8)),
+                Demote,
+                "a slice, computing all along",
             ),
             (
                 ms(10),
-                ThreadState::Unknown,
-                true,
-                "unknown counts as running",
+                Running,
+                Some(ms(2)),
+                Demote,
+                "a slice and a threshold of CPU: computing, though starved",
             ),
-            (ms(5), ThreadState::Unknown, false, "unknown, under a slice"),
+            (
+                ms(30),
+                Running,
+                Some(ms(1)),
+                Wait,
+                "long but little CPU: preempted on a busy machine",
+            ),
+            (
+                ms(10),
+                Unknown,
+                Some(ms(5)),
+                Demote,
+                "an unknown state counts as running",
+            ),
+            (
+                ms(10),
+                Running,
+                None,
+                Wait,
+                "no CPU figure: not judged computing",
+            ),
         ];
-        for (ran, state, want, why) in rows {
-            assert_eq!(should_take(ran, state, t), want, "{why}");
+        for (ran, state, cpu, want, why) in rows {
+            assert_eq!(verdict(ran, state, cpu, t), want, "{why}");
         }
     }
 }

@@ -11,6 +11,7 @@ use mio::{Poll, Waker};
 use parking_lot::Mutex;
 
 use super::load::WorkerLoad;
+use super::monitor::Look;
 use super::slab::Slab;
 use super::worker::table::{Steal, Table};
 use super::worker::{self, Shed, ToWorker, WORKER_WAKER};
@@ -41,8 +42,8 @@ pub(crate) struct Worker {
     waker: Option<Arc<Waker>>,
     /// Evented: the worker's connection table and registry, for the monitor.
     pub(crate) steal: Option<Steal>,
-    /// The monitor's last look at a slow callback: its start, and whether it had run a slice.
-    pub(crate) looked: Option<(u64, bool)>,
+    /// The monitor's notes on this worker's current slow callback.
+    pub(crate) looked: Option<Look>,
     handle: Option<JoinHandle<()>>,
 }
 
