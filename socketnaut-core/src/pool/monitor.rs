@@ -170,7 +170,7 @@ impl Pool {
 /// Whether the monitor should act on worker `w` now: `Some` with its [`verdict`] and how long
 /// its callback has run. Reading the thread's state and CPU time costs a few microseconds:
 /// only callbacks past the threshold are looked at (and a worker without neighbours only once
-/// it has run a slice, when it could be demoted), each until it is decided.
+/// it has run two slices, when it could be demoted), each until it is decided.
 fn judge(w: &mut Worker, now_nanos: u64, threshold: Duration) -> Option<(Verdict, Duration)> {
     if w.gone || w.state != WorkerState::Running {
         return None;
@@ -183,7 +183,9 @@ fn judge(w: &mut Worker, now_nanos: u64, threshold: Duration) -> Option<(Verdict
     }
     let since = w.load.callback_since();
     let ran = Duration::from_nanos(now_nanos.saturating_sub(since));
-    if w.load.conns() < 2 && ran < threshold * COMPUTE_FACTOR {
+    // A worker without neighbours matters only if it computes (to demote it); looking at it
+    // from two slices on spares the reads for the many lone workers of a blocking workload.
+    if w.load.conns() < 2 && ran < threshold * COMPUTE_FACTOR * 2 {
         return None;
     }
     let tid = w.load.tid();
