@@ -12,17 +12,23 @@
 //! and hands them to the acceptor for placement: each on an empty worker when the stuck
 //! thread is waiting (its neighbours may block too, as in a burst), by the usual
 //! least-connections rule among the workers that are not busy when it computes (so fast
-//! connections keep the few-threads path). The stuck thread keeps the connection it is serving and carries
-//! on with it when the callback returns.
+//! connections keep the few-threads path). The stuck thread keeps the connection it is
+//! serving and carries on with it when the callback returns.
 //!
-//! When to take ([`should_take`]), by what the stuck thread is doing (`/proc`'s thread state):
+//! When to act ([`verdict`]), by what the stuck thread is doing (its state and CPU time in
+//! `/proc`):
 //! - *waiting* (sleeping, blocked on I/O or a lock): more threads help at once, so after
-//!   `busy_threshold` (2 ms by default);
-//! - *running* (computing, or runnable but preempted): after [`COMPUTE_FACTOR`] thresholds
-//!   (10 ms), about a scheduler time slice. Another thread helps a computing callback's
-//!   neighbours too (the kernel runs it on another core, or time-slices), but a thread merely
-//!   preempted for a few milliseconds on a busy machine would come back on its own, and moving
-//!   its connections would only add threads.
+//!   `busy_threshold` (2 ms by default) its neighbours move, each to an empty worker;
+//! - *computing*: after [`COMPUTE_FACTOR`] thresholds (10 ms, about a scheduler time slice) and
+//!   a threshold of CPU time used since the first look, its neighbours are packed onto the
+//!   workers that are not busy and its thread is demoted (below). Another thread helps a
+//!   computing callback's neighbours too (the kernel runs it on another core, or time-slices);
+//! - *runnable but preempted* (running long in wall time, little CPU): left alone. On a busy
+//!   machine such a thread comes back on its own, and moving its connections would only add
+//!   threads.
+//!
+//! Connections move only where there is room: the pool is below `max_workers`, or some worker
+//! is not busy. An overloaded fixed pool is not shuffled (that would only make waits unfair).
 //!
 //! Taken connections count in `migrated`; the worker is marked as slow (`blocked_at`), so new
 //! connections avoid it and consolidation leaves it alone for `consolidate_after`.
@@ -56,7 +62,7 @@ use crate::stats::{Counters, WorkerState};
 use crate::sys::{self, ThreadState};
 use crate::targets::PROXY;
 
-/// A running (computing or preempted) callback is taken from after this many busy thresholds.
+/// A running callback is judged computing (or not) after this many busy thresholds.
 pub(crate) const COMPUTE_FACTOR: u32 = 5;
 
 /// What the monitor does about a callback.
