@@ -21,7 +21,7 @@ pub mod bench {
     use std::time::{Duration, Instant};
 
     use socketnaut_http::http::StatusCode;
-    use socketnaut_http::{Request, Response};
+    use socketnaut_http::{Request, RequestExt, Response};
 
     /// How long `/sleep` blocks: a stand-in for a synchronous database call.
     pub const SLEEP: Duration = Duration::from_millis(10);
@@ -38,7 +38,8 @@ pub mod bench {
     /// One `/rare` request in this many blocks (counted over all connections).
     pub const RARE_EVERY: u64 = 100;
 
-    /// `GET /` → "Hello World!"; `/sleep` blocks 10 ms; `/cpu` burns 1 ms of CPU time; `/slow`
+    /// `GET /` → "Hello World!"; `/metrics` → the proxy's figures in the Prometheus text
+    /// format; `/healthz` → 200, or 503 once draining; `/sleep` blocks 10 ms; `/cpu` burns 1 ms of CPU time; `/slow`
     /// blocks 50 ms; `/block1s` blocks 1 s; `/cpu50` burns 50 ms of CPU time; `/rare` blocks
     /// 200 ms on one request in 100 (any connection; those answer with `x-slow: 1`); anything
     /// else is 404.
@@ -46,6 +47,18 @@ pub mod bench {
         static RARE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         match req.uri().path() {
             "/" => {}
+            "/metrics" => {
+                let text = req.observer().map(|o| o.stats().to_prometheus("bench"));
+                return Response::new(text.unwrap_or_default().into());
+            }
+            "/healthz" => {
+                let mut r = Response::new("ok".into());
+                if !req.observer().is_some_and(|o| o.is_ready()) {
+                    *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                    *r.body_mut() = "draining".into();
+                }
+                return r;
+            }
             "/sleep" => std::thread::sleep(SLEEP),
             "/cpu" => burn_cpu(CPU),
             "/slow" => std::thread::sleep(SLOW),

@@ -5,9 +5,10 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::observer::Observer;
 use crate::pool::load::WorkerLoad;
 use crate::shared::Shared;
-use crate::stats::Counters;
+use crate::stats::{Counters, Stats};
 
 /// A worker's handle on itself and its proxy, given to the server factory (the analogue of the
 /// Node original's `ServiceAgent`) and to evented connections through their context.
@@ -57,6 +58,16 @@ impl ServiceAgent {
     /// panic to answer 500 on the connection, where the worker would only close it).
     pub fn count_panic(&self) {
         Counters::add(&self.shared.counters.panics, 1);
+    }
+
+    /// A handle on this proxy's figures (stats, readiness) to keep or hand on.
+    pub fn observer(&self) -> Observer {
+        Observer::new(self.shared.clone())
+    }
+
+    /// A snapshot of this worker's proxy's pool and counters.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
     }
 
     /// The number of connections this worker holds now (including ones queued to it).

@@ -15,10 +15,11 @@ use crate::acceptor::Acceptor;
 use crate::builder::ServiceProxyBuilder;
 use crate::config::Config;
 use crate::error::{BuildError, StartError};
+use crate::observer::Observer;
 use crate::report::WorkerReport;
 use crate::shared::{Lifecycle, Shared};
 use crate::signals::watch_signals;
-use crate::stats::{Counters, Stats, WorkerStats};
+use crate::stats::Stats;
 use crate::targets::PROXY;
 
 /// A service proxy: owns a listening socket and spreads its connections over a pool of worker
@@ -110,37 +111,13 @@ impl ServiceProxy {
 
     /// A snapshot of the pool and the counters.
     pub fn stats(&self) -> Stats {
-        let c = &self.shared.counters;
-        // A monitoring snapshot: fields may be mutually a moment apart.
-        let get = Counters::get;
-        let workers = self
-            .shared
-            .workers
-            .lock()
-            .iter()
-            .map(|w| WorkerStats {
-                id: w.id,
-                name: w.name.to_string(),
-                connections: w.load.conns(),
-                state: w.state,
-            })
-            .collect();
-        Stats {
-            workers,
-            accepted: get(&c.accepted),
-            active: c.active.get(),
-            rejected: get(&c.rejected),
-            spawned: get(&c.spawned),
-            retired: get(&c.retired),
-            replaced: get(&c.replaced),
-            panics: get(&c.panics),
-            spawn_failures: get(&c.spawn_failures),
-            accept_errors: get(&c.accept_errors),
-            migrated: get(&c.migrated),
-            consolidated: get(&c.consolidated),
-            lost_to_worker_death: get(&c.lost_to_worker_death),
-            proxy_header_errors: get(&c.proxy_header_errors),
-        }
+        self.shared.stats()
+    }
+
+    /// A handle on this proxy's figures for code that runs elsewhere (a metrics endpoint, a
+    /// health check); the same as [`ServiceAgent::observer`](crate::ServiceAgent::observer).
+    pub fn observer(&self) -> Observer {
+        Observer::new(self.shared.clone())
     }
 
     /// True once shutdown has begun.

@@ -58,7 +58,9 @@ mod connection;
 mod error;
 mod handle;
 mod listener;
+mod observer;
 mod pool;
+mod prometheus;
 mod proxy_protocol;
 mod report;
 mod server;
@@ -76,6 +78,7 @@ pub use builder::{
 pub use connection::{Connection, Family, ProxySocketAddressInfo, SocketAddressInfo};
 pub use error::{BuildError, StartError};
 pub use handle::ServiceProxy;
+pub use observer::Observer;
 pub use pool::balance::Balance;
 pub use report::{WorkerOutcome, WorkerReport};
 pub use server::{BlockingServer, ConnContext, ConnEvent, EventedConnection, EventedServer, Step};

@@ -14,7 +14,7 @@ use crate::clock::Clock;
 use crate::error::StartError;
 use crate::pool::load::WorkerLoad;
 use crate::report::WorkerReport;
-use crate::stats::{Counters, WorkerState};
+use crate::stats::{Counters, Stats, WorkerState, WorkerStats};
 
 /// Where the proxy is in its life; `ready()` and `wait()` block on changes to it.
 #[derive(Debug)]
@@ -98,6 +98,39 @@ impl Shared {
     pub(crate) fn is_draining(&self) -> bool {
         // Relaxed: see the field.
         self.draining.load(Ordering::Relaxed)
+    }
+
+    /// A snapshot of the pool and the counters (fields may be mutually a moment apart).
+    pub(crate) fn stats(&self) -> Stats {
+        let c = &self.counters;
+        let get = Counters::get;
+        let workers = self
+            .workers
+            .lock()
+            .iter()
+            .map(|w| WorkerStats {
+                id: w.id,
+                name: w.name.to_string(),
+                connections: w.load.conns(),
+                state: w.state,
+            })
+            .collect();
+        Stats {
+            workers,
+            accepted: get(&c.accepted),
+            active: c.active.get(),
+            rejected: get(&c.rejected),
+            spawned: get(&c.spawned),
+            retired: get(&c.retired),
+            replaced: get(&c.replaced),
+            panics: get(&c.panics),
+            spawn_failures: get(&c.spawn_failures),
+            accept_errors: get(&c.accept_errors),
+            migrated: get(&c.migrated),
+            consolidated: get(&c.consolidated),
+            lost_to_worker_death: get(&c.lost_to_worker_death),
+            proxy_header_errors: get(&c.proxy_header_errors),
+        }
     }
 
     pub(crate) fn set_lifecycle(&self, next: Lifecycle) {

@@ -5,7 +5,9 @@ use std::fmt;
 use std::io::{self, Read};
 
 use http::HeaderMap;
-use socketnaut_core::ProxySocketAddressInfo;
+use std::sync::Arc;
+
+use socketnaut_core::{Observer, ProxySocketAddressInfo};
 
 /// A request or response body.
 ///
@@ -20,6 +22,9 @@ pub struct Body {
     /// rather than in the request's extensions because inserting an extension allocates a map
     /// per request (see [`RequestExt::proxy_info`](crate::RequestExt::proxy_info)).
     info: Option<ProxySocketAddressInfo>,
+    /// On request bodies made by the server: the worker's handle on its proxy's figures (one
+    /// per worker, so cloning it per request touches no counter another core writes).
+    observer: Option<Arc<Observer>>,
 }
 
 #[derive(Default)]
@@ -47,6 +52,17 @@ impl Body {
     /// A body of static bytes, sent without copying them first.
     pub fn from_static(bytes: &'static [u8]) -> Body {
         Inner::Static(bytes).into()
+    }
+
+    pub(crate) fn with_observer(mut self, observer: Arc<Observer>) -> Body {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// The proxy a request body arrived through, for its stats and readiness (`None` on
+    /// bodies made by users). See [`RequestExt::observer`](crate::RequestExt::observer).
+    pub fn observer(&self) -> Option<Observer> {
+        self.observer.as_deref().cloned()
     }
 
     pub(crate) fn with_info(mut self, info: ProxySocketAddressInfo) -> Body {
@@ -114,7 +130,11 @@ impl Body {
 
 impl From<Inner> for Body {
     fn from(inner: Inner) -> Body {
-        Body { inner, info: None }
+        Body {
+            inner,
+            info: None,
+            observer: None,
+        }
     }
 }
 

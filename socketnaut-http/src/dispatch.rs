@@ -6,7 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
 use http::Method;
-use socketnaut_core::{ConnContext, ProxySocketAddressInfo};
+use socketnaut_core::ConnContext;
 
 use crate::body::{Body, Kind, Trailers};
 use crate::config::ServiceConfig;
@@ -29,9 +29,8 @@ pub(crate) struct Reply {
 pub(crate) fn handle(
     config: &ServiceConfig,
     head: Head,
-    body: Vec<u8>,
+    body: Body,
     trailers: Option<http::HeaderMap>,
-    info: ProxySocketAddressInfo,
     cx: &ConnContext<'_>,
 ) -> Result<Reply, Reject> {
     let mut exchange = Exchange {
@@ -40,7 +39,7 @@ pub(crate) fn handle(
         keep_alive: head.keep_alive,
         draining: false,
     };
-    let mut req = http::Request::new(Body::from(body).with_info(info));
+    let mut req = http::Request::new(body);
     *req.method_mut() = head.method;
     *req.uri_mut() = head.uri;
     *req.version_mut() = head.version;

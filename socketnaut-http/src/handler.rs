@@ -1,7 +1,7 @@
 //! The synchronous [`Handler`] users implement, and the request/response vocabulary (the `http`
 //! crate's types with our [`Body`]).
 
-use socketnaut_core::ProxySocketAddressInfo;
+use socketnaut_core::{Observer, ProxySocketAddressInfo};
 
 use crate::body::Body;
 
@@ -38,9 +38,18 @@ pub trait RequestExt {
     /// requests the server hands to handlers (it travels with the request body, which costs no
     /// allocation; a `ProxySocketAddressInfo` extension is used when the body was replaced).
     fn proxy_info(&self) -> Option<ProxySocketAddressInfo>;
+
+    /// The proxy this request arrived through: its stats (for a `/metrics` endpoint, with
+    /// [`Stats::to_prometheus`](socketnaut_core::Stats::to_prometheus)) and readiness (for
+    /// `/healthz`), without globals. `Some` for requests the server hands to handlers.
+    fn observer(&self) -> Option<Observer>;
 }
 
 impl RequestExt for Request {
+    fn observer(&self) -> Option<Observer> {
+        self.body().observer()
+    }
+
     fn proxy_info(&self) -> Option<ProxySocketAddressInfo> {
         self.body()
             .proxy_info()

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use socketnaut_core::{
-    Connection, EventedConnection, EventedServer, ServiceAgent, ServiceProxy, ServiceProxyBuilder,
+    Connection, EventedConnection, EventedServer, Observer, ServiceAgent, ServiceProxy,
+    ServiceProxyBuilder,
 };
 
 use crate::config::{Limits, ServiceConfig, Timeouts};
@@ -138,9 +139,10 @@ impl Http {
         self,
     ) -> impl Fn(&ServiceAgent) -> io::Result<HttpServer> + Send + Sync + 'static {
         let config = Arc::new(self.config);
-        move |_agent: &ServiceAgent| {
+        move |agent: &ServiceAgent| {
             Ok(HttpServer {
                 config: config.clone(),
+                observer: Arc::new(agent.observer()),
             })
         }
     }
@@ -155,6 +157,8 @@ impl Http {
 /// The evented server each worker runs; made by [`Http::factory`].
 pub struct HttpServer {
     config: Arc<ServiceConfig>,
+    /// This worker's handle on its proxy, handed to every request (see `Body::observer`).
+    observer: Arc<Observer>,
 }
 
 impl fmt::Debug for HttpServer {
@@ -177,6 +181,7 @@ impl EventedServer for HttpServer {
             transport,
             info,
             self.config.clone(),
+            self.observer.clone(),
             Instant::now(),
         )))
     }

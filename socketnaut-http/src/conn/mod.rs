@@ -49,9 +49,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::{Method, Version};
-use socketnaut_core::{ConnContext, ConnEvent, EventedConnection, ProxySocketAddressInfo, Step};
+use socketnaut_core::{
+    ConnContext, ConnEvent, EventedConnection, Observer, ProxySocketAddressInfo, Step,
+};
 
-use crate::body::Kind;
+use crate::body::{Body, Kind};
 use crate::buf::ReadBuf;
 use crate::config::ServiceConfig;
 use crate::decode::Decoder;
@@ -111,6 +113,7 @@ pub(crate) struct HttpConn {
     transport: Transport,
     info: ProxySocketAddressInfo,
     config: Arc<ServiceConfig>,
+    observer: Arc<Observer>,
     state: State,
     input: ReadBuf,
     output: Vec<u8>,
@@ -136,12 +139,14 @@ impl HttpConn {
         transport: Transport,
         info: ProxySocketAddressInfo,
         config: Arc<ServiceConfig>,
+        observer: Arc<Observer>,
         now: Instant,
     ) -> HttpConn {
         HttpConn {
             transport,
             info,
             config,
+            observer,
             state: State::Head { since: now },
             input: ReadBuf::default(),
             output: Vec::new(),
@@ -289,7 +294,10 @@ impl HttpConn {
     ) {
         let head_request = head.method == Method::HEAD;
         let version = head.version;
-        match dispatch::handle(&self.config, head, body, trailers, self.info, cx) {
+        let body = Body::from(body)
+            .with_info(self.info)
+            .with_observer(self.observer.clone());
+        match dispatch::handle(&self.config, head, body, trailers, cx) {
             Err(reject) => {
                 self.reject(reject, head_request);
             }

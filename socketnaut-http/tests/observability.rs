@@ -1,0 +1,112 @@
+//! A proxy's figures reach handlers without globals: `/metrics` in the Prometheus text format
+//! from `req.observer()`, and a readiness check that turns false when the drain begins.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::thread;
+use std::time::Duration;
+
+use common::{server, Conn};
+use socketnaut_http::http::StatusCode;
+use socketnaut_http::{Http, Request, RequestExt, Response};
+
+fn routes(req: Request) -> Response {
+    let observer = req.observer().expect("set by the server");
+    match req.uri().path() {
+        "/metrics" => Response::new(observer.stats().to_prometheus("test").into()),
+        "/healthz-later" => {
+            // Answers after a drain that began meanwhile.
+            thread::sleep(Duration::from_millis(300));
+            let mut r = Response::new(Default::default());
+            if !observer.is_ready() {
+                *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            }
+            r
+        }
+        _ => Response::new("ok".into()),
+    }
+}
+
+/// A small parser of the text format: every sample `name{labels} value`, checked to belong to
+/// a family declared by a `# TYPE` line before it.
+fn parse(text: &str) -> Vec<(String, BTreeMap<String, String>, f64)> {
+    let mut families = BTreeSet::new();
+    let mut samples = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut parts = rest.split(' ');
+            families.insert(parts.next().expect("name").to_owned());
+            assert!(matches!(parts.next(), Some("counter" | "gauge")), "{line}");
+            continue;
+        }
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').expect("a value");
+        let (name, labels) = match series.split_once('{') {
+            Some((name, labels)) => (name, labels.strip_suffix('}').expect("closed labels")),
+            None => (series, ""),
+        };
+        assert!(families.contains(name), "{name} has no # TYPE before it");
+        let labels = labels
+            .split(',')
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let (k, v) = l.split_once('=').expect("k=v");
+                (k.to_owned(), v.trim_matches('"').to_owned())
+            })
+            .collect();
+        samples.push((name.to_owned(), labels, value.parse().expect("a number")));
+    }
+    samples
+}
+
+#[test]
+fn metrics_count_what_the_test_sent() {
+    let proxy = server(Http::new(routes));
+    for _ in 0..5 {
+        let mut c = Conn::open(proxy.local_addr());
+        assert_eq!(c.get("/").status, 200);
+    }
+    let mut c = Conn::open(proxy.local_addr());
+    let text = c.get("/metrics").text();
+    let samples = parse(&text);
+    let value = |name: &str| {
+        samples
+            .iter()
+            .find(|(n, l, _)| n == name && l.get("service").map(String::as_str) == Some("test"))
+            .map(|(_, _, v)| *v)
+            .unwrap_or_else(|| panic!("{name} missing in {text}"))
+    };
+    assert_eq!(value("socketnaut_connections_accepted_total"), 6.0);
+    assert!(value("socketnaut_connections_active") >= 1.0);
+    assert_eq!(value("socketnaut_panics_total"), 0.0);
+    let workers = proxy.stats().workers.len() as f64;
+    assert_eq!(value("socketnaut_workers_total"), workers);
+    let per_worker: f64 = samples
+        .iter()
+        .filter(|(n, _, _)| n == "socketnaut_worker_connections")
+        .map(|(_, _, v)| v)
+        .sum();
+    assert!(
+        per_worker >= 1.0,
+        "this connection is on some worker: {text}"
+    );
+}
+
+#[test]
+fn readiness_turns_false_when_the_drain_begins() {
+    let proxy = server(Http::new(routes));
+    assert!(proxy.observer().is_ready());
+    let mut c = Conn::open(proxy.local_addr());
+    c.send(b"GET /healthz-later HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    thread::sleep(Duration::from_millis(100)); // the request is in its handler
+    let observer = proxy.observer();
+    let stopper = thread::spawn(move || proxy.shutdown(Duration::from_secs(5)));
+    let resp = c.response().expect("answered during the drain");
+    assert_eq!(resp.status, 503);
+    assert!(!observer.is_ready());
+    stopper.join().unwrap();
+}
