@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::access::AccessFormat;
 use crate::handler::Handler;
 use crate::rate::MinDataRate;
 
@@ -77,6 +78,8 @@ impl Default for Timeouts {
 /// A service's configuration, fixed once it is built: shared by every worker's server and
 /// every connection.
 pub(crate) struct ServiceConfig {
+    /// The access log's formatter; `None`: no access log.
+    pub(crate) access_log: Option<AccessFormat>,
     pub(crate) handler: Box<dyn Handler>,
     pub(crate) limits: Limits,
     pub(crate) timeouts: Timeouts,

@@ -29,6 +29,7 @@
 //! ```
 
 pub mod acceptance;
+pub mod access;
 mod body;
 mod buf;
 mod config;

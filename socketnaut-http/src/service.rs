@@ -11,6 +11,7 @@ use socketnaut_core::{
     ServiceProxyBuilder,
 };
 
+use crate::access::AccessFormat;
 use crate::config::{Limits, ServiceConfig, Timeouts};
 use crate::handler::Handler;
 use crate::rate::MinDataRate;
@@ -36,6 +37,7 @@ impl Http {
     pub fn new<H: Handler>(handler: H) -> Http {
         Http {
             config: ServiceConfig {
+                access_log: None,
                 handler: Box::new(handler),
                 limits: Limits::default(),
                 timeouts: Timeouts::default(),
@@ -119,6 +121,15 @@ impl Http {
     /// Minimum response read rate, or `None` for none: [`Timeouts::min_response_rate`].
     pub fn min_response_rate(mut self, rate: Option<MinDataRate>) -> Http {
         self.config.timeouts.min_response_rate = rate;
+        self
+    }
+
+    /// Writes an access log: one line per response, the server's own rejections included, on
+    /// the `log` target `socketnaut::access` at info level, when the response's last byte has
+    /// gone to the socket; `format` makes the line ([`access::combined`](crate::access::combined)
+    /// is close to nginx's `combined`). Default is none.
+    pub fn access_log(mut self, format: Option<AccessFormat>) -> Http {
+        self.config.access_log = format;
         self
     }
 

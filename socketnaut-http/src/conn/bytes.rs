@@ -70,6 +70,7 @@ impl HttpConn {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.write_rate.start(now);
+                    self.access_flushed(self.written, now);
                     return Ok(());
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -84,6 +85,7 @@ impl HttpConn {
         // Everything of ours is out: the wait for the next request starts now (the idle and
         // header timers never run while a response is still being written), and the buffer
         // goes back to the pool until the next response.
+        self.access_flushed(self.written, now);
         self.written = 0;
         if let State::Head { since } = &mut self.state {
             if had_output {

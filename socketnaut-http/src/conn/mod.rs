@@ -41,6 +41,7 @@
 //!   later, a dribble cannot keep up with it. The response rate is measured from the first write
 //!   that would block, so the burst the kernel's buffers absorb does not count as reading.
 
+mod access;
 mod bytes;
 mod timers;
 
@@ -132,6 +133,10 @@ pub(crate) struct HttpConn {
     body_rate: Meter,
     /// Bytes written since output last stalled (the minimum response rate).
     write_rate: Meter,
+    /// The access log's state (empty when it is off).
+    access: access::Access,
+    /// The worker serving the connection now (for the access log).
+    worker: usize,
 }
 
 impl HttpConn {
@@ -158,6 +163,8 @@ impl HttpConn {
             progress: now,
             body_rate: Meter::default(),
             write_rate: Meter::default(),
+            access: access::Access::default(),
+            worker: 0,
         }
     }
 
@@ -218,6 +225,7 @@ impl HttpConn {
                 head
             }
         };
+        self.access_begin(&head, cx.now());
         if matches!(head.framing, Framing::Length(n) if n > max_body as u64) {
             let to_head = head.method == Method::HEAD;
             return Some(self.reject(error::BODY_TOO_LARGE, to_head));
@@ -323,9 +331,11 @@ impl HttpConn {
             version,
             now,
         );
+        let mut sent = 0;
         if plan.send_body {
             match body {
                 Kind::Reader(reader) => {
+                    self.access.stream_status = Some(parts.status);
                     self.state = State::Stream {
                         reader,
                         chunked: plan.framing == BodyFraming::Chunked,
@@ -333,9 +343,14 @@ impl HttpConn {
                     };
                     return;
                 }
-                bytes => out.extend_from_slice(bytes.bytes().expect("in-memory body")),
+                bytes => {
+                    let bytes = bytes.bytes().expect("in-memory body");
+                    sent = bytes.len() as u64;
+                    out.extend_from_slice(bytes);
+                }
             }
         }
+        self.access_queued(parts.status, Some(sent), now);
         self.state = if plan.keep_alive {
             State::Head { since: now }
         } else {
@@ -374,7 +389,11 @@ impl HttpConn {
         } else {
             out.extend_from_slice(&chunk[..n]);
         }
+        self.access_streamed(n);
         if n == 0 {
+            if let Some(status) = self.access.stream_status {
+                self.access_queued(status, None, now);
+            }
             self.state = if keep_alive {
                 State::Head { since: now }
             } else {
@@ -391,7 +410,12 @@ impl HttpConn {
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static("text/plain"),
         );
+        let since = match self.state {
+            State::Head { since } => since,
+            _ => Instant::now(),
+        };
         let body = reject.reason.as_bytes();
+        let sent = if to_head { 0 } else { body.len() as u64 + 1 };
         let out = self.out();
         write_head(
             out,
@@ -406,6 +430,7 @@ impl HttpConn {
             out.extend_from_slice(body);
             out.push(b'\n');
         }
+        self.access_queued(reject.status, Some(sent), since);
         // Never resynchronise after a framing error: drop whatever else was sent (and more
         // of it may still be on the way).
         let n = self.input.len();
@@ -493,6 +518,7 @@ impl EventedConnection for HttpConn {
 
     fn on_event(&mut self, event: ConnEvent, cx: &mut ConnContext<'_>) -> Step {
         let now = cx.now();
+        self.worker = cx.agent().worker_id();
         let dead = match event {
             ConnEvent::Ready {
                 readable: true,
