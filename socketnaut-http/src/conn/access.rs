@@ -95,10 +95,12 @@ impl HttpConn {
     }
 
     /// Output up to `written` is on the socket: logs the responses that ended there.
-    pub(super) fn access_flushed(&mut self, written: usize, now: Instant) {
+    pub(super) fn access_flushed(&mut self, written: usize) {
         if self.access.pending.is_empty() {
             return;
         }
+        // Read here, not the callback's clock: the response may have taken this long.
+        let now = Instant::now();
         while self
             .access
             .pending

@@ -70,7 +70,7 @@ impl HttpConn {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.write_rate.start(now);
-                    self.access_flushed(self.written, now);
+                    self.access_flushed(self.written);
                     return Ok(());
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -85,7 +85,7 @@ impl HttpConn {
         // Everything of ours is out: the wait for the next request starts now (the idle and
         // header timers never run while a response is still being written), and the buffer
         // goes back to the pool until the next response.
-        self.access_flushed(self.written, now);
+        self.access_flushed(self.written);
         self.written = 0;
         if let State::Head { since } = &mut self.state {
             if had_output {
