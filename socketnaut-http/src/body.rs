@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use socketnaut_core::{Observer, ProxySocketAddressInfo};
 
+use crate::metrics::{HttpStats, WorkerHandle};
+
 /// A request or response body.
 ///
 /// Request bodies are always in memory (read fully, within `max_body`, before the handler
@@ -22,9 +24,9 @@ pub struct Body {
     /// rather than in the request's extensions because inserting an extension allocates a map
     /// per request (see [`RequestExt::proxy_info`](crate::RequestExt::proxy_info)).
     info: Option<ProxySocketAddressInfo>,
-    /// On request bodies made by the server: the worker's handle on its proxy's figures (one
-    /// per worker, so cloning it per request touches no counter another core writes).
-    observer: Option<Arc<Observer>>,
+    /// On request bodies made by the server: the worker's handle on its proxy's and its
+    /// service's figures.
+    handle: Option<Arc<WorkerHandle>>,
 }
 
 #[derive(Default)]
@@ -54,15 +56,21 @@ impl Body {
         Inner::Static(bytes).into()
     }
 
-    pub(crate) fn with_observer(mut self, observer: Arc<Observer>) -> Body {
-        self.observer = Some(observer);
+    pub(crate) fn with_handle(mut self, handle: Arc<WorkerHandle>) -> Body {
+        self.handle = Some(handle);
         self
     }
 
     /// The proxy a request body arrived through, for its stats and readiness (`None` on
     /// bodies made by users). See [`RequestExt::observer`](crate::RequestExt::observer).
     pub fn observer(&self) -> Option<Observer> {
-        self.observer.as_deref().cloned()
+        self.handle.as_ref().map(|h| h.observer.clone())
+    }
+
+    /// The HTTP figures of the service a request body arrived through (`None` on bodies made
+    /// by users). See [`RequestExt::http_stats`](crate::RequestExt::http_stats).
+    pub fn http_stats(&self) -> Option<HttpStats> {
+        self.handle.as_ref().map(|h| h.registry.snapshot())
     }
 
     pub(crate) fn with_info(mut self, info: ProxySocketAddressInfo) -> Body {
@@ -133,7 +141,7 @@ impl From<Inner> for Body {
         Body {
             inner,
             info: None,
-            observer: None,
+            handle: None,
         }
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::access::AccessFormat;
 use crate::handler::Handler;
+use crate::metrics::Registry;
 use crate::rate::MinDataRate;
 
 /// Size and count limits on requests. Each has a default fit for public traffic.
@@ -78,6 +79,8 @@ impl Default for Timeouts {
 /// A service's configuration, fixed once it is built: shared by every worker's server and
 /// every connection.
 pub(crate) struct ServiceConfig {
+    /// Every worker's HTTP counters.
+    pub(crate) metrics: Arc<Registry>,
     /// The access log's formatter; `None`: no access log.
     pub(crate) access_log: Option<AccessFormat>,
     pub(crate) handler: Box<dyn Handler>,

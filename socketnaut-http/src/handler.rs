@@ -43,11 +43,20 @@ pub trait RequestExt {
     /// [`Stats::to_prometheus`](socketnaut_core::Stats::to_prometheus)) and readiness (for
     /// `/healthz`), without globals. `Some` for requests the server hands to handlers.
     fn observer(&self) -> Option<Observer>;
+
+    /// The HTTP figures of the service this request arrived through (responses by class,
+    /// rejections by status, bytes, durations), for a `/metrics` endpoint with
+    /// [`HttpStats::to_prometheus`](crate::HttpStats::to_prometheus).
+    fn http_stats(&self) -> Option<crate::HttpStats>;
 }
 
 impl RequestExt for Request {
     fn observer(&self) -> Option<Observer> {
         self.body().observer()
+    }
+
+    fn http_stats(&self) -> Option<crate::HttpStats> {
+        self.body().http_stats()
     }
 
     fn proxy_info(&self) -> Option<ProxySocketAddressInfo> {

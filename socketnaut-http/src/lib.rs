@@ -39,6 +39,7 @@ mod dispatch;
 mod error;
 mod grammar;
 mod handler;
+mod metrics;
 mod parse;
 mod rate;
 mod response;
@@ -50,6 +51,7 @@ pub use config::{Limits, Timeouts};
 pub use handler::{Handler, Request, RequestExt, Response};
 /// The `http` crate, re-exported so handlers name the same types this crate uses.
 pub use http;
+pub use metrics::HttpStats;
 
 /// The `log` target of this crate (the server's own rejections are logged here at debug
 /// level, handler panics at error level).

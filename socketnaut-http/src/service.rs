@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use socketnaut_core::{
-    Connection, EventedConnection, EventedServer, Observer, ServiceAgent, ServiceProxy,
-    ServiceProxyBuilder,
+    Connection, EventedConnection, EventedServer, ServiceAgent, ServiceProxy, ServiceProxyBuilder,
 };
 
 use crate::access::AccessFormat;
 use crate::config::{Limits, ServiceConfig, Timeouts};
 use crate::handler::Handler;
+use crate::metrics::WorkerHandle;
 use crate::rate::MinDataRate;
 use crate::{conn, transport};
 
@@ -38,6 +38,7 @@ impl Http {
         Http {
             config: ServiceConfig {
                 access_log: None,
+                metrics: Default::default(),
                 handler: Box::new(handler),
                 limits: Limits::default(),
                 timeouts: Timeouts::default(),
@@ -153,7 +154,11 @@ impl Http {
         move |agent: &ServiceAgent| {
             Ok(HttpServer {
                 config: config.clone(),
-                observer: Arc::new(agent.observer()),
+                handle: Arc::new(WorkerHandle {
+                    observer: agent.observer(),
+                    counters: config.metrics.worker(),
+                    registry: config.metrics.clone(),
+                }),
             })
         }
     }
@@ -168,8 +173,8 @@ impl Http {
 /// The evented server each worker runs; made by [`Http::factory`].
 pub struct HttpServer {
     config: Arc<ServiceConfig>,
-    /// This worker's handle on its proxy, handed to every request (see `Body::observer`).
-    observer: Arc<Observer>,
+    /// What this worker hands every request (see `metrics::WorkerHandle`).
+    handle: Arc<WorkerHandle>,
 }
 
 impl fmt::Debug for HttpServer {
@@ -192,7 +197,7 @@ impl EventedServer for HttpServer {
             transport,
             info,
             self.config.clone(),
-            self.observer.clone(),
+            self.handle.clone(),
             Instant::now(),
         )))
     }

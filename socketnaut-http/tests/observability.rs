@@ -15,6 +15,10 @@ fn routes(req: Request) -> Response {
     let observer = req.observer().expect("set by the server");
     match req.uri().path() {
         "/metrics" => Response::new(observer.stats().to_prometheus("test").into()),
+        "/http-metrics" => {
+            let http = req.http_stats().expect("set by the server");
+            Response::new(http.to_prometheus("test").into())
+        }
         "/healthz-later" => {
             // Answers after a drain that began meanwhile.
             thread::sleep(Duration::from_millis(300));
@@ -37,7 +41,10 @@ fn parse(text: &str) -> Vec<(String, BTreeMap<String, String>, f64)> {
         if let Some(rest) = line.strip_prefix("# TYPE ") {
             let mut parts = rest.split(' ');
             families.insert(parts.next().expect("name").to_owned());
-            assert!(matches!(parts.next(), Some("counter" | "gauge")), "{line}");
+            assert!(
+                matches!(parts.next(), Some("counter" | "gauge" | "histogram")),
+                "{line}"
+            );
             continue;
         }
         if line.starts_with('#') || line.is_empty() {
@@ -48,7 +55,12 @@ fn parse(text: &str) -> Vec<(String, BTreeMap<String, String>, f64)> {
             Some((name, labels)) => (name, labels.strip_suffix('}').expect("closed labels")),
             None => (series, ""),
         };
-        assert!(families.contains(name), "{name} has no # TYPE before it");
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix))
+            .filter(|f| families.contains(*f))
+            .unwrap_or(name);
+        assert!(families.contains(family), "{name} has no # TYPE before it");
         let labels = labels
             .split(',')
             .filter(|l| !l.is_empty())
@@ -109,4 +121,76 @@ fn readiness_turns_false_when_the_drain_begins() {
     assert_eq!(resp.status, 503);
     assert!(!observer.is_ready());
     stopper.join().unwrap();
+}
+
+#[test]
+fn http_figures_count_every_response_the_servers_own_included() {
+    let proxy = server(Http::new(routes));
+    let mut c = Conn::open(proxy.local_addr());
+    for _ in 0..3 {
+        assert_eq!(c.get("/").status, 200);
+    }
+    let rejected: [(&[u8], u16); 2] = [
+        (b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+        (
+            b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 9999999\r\n\r\n",
+            413,
+        ),
+    ];
+    for (raw, status) in rejected {
+        let mut r = Conn::open(proxy.local_addr());
+        r.send(raw).unwrap();
+        assert_eq!(r.response().unwrap().status, status);
+    }
+    // Five responses so far: 3 × 200 and the two rejections (each timed once its last byte
+    // is out, a moment after the client may have read it).
+    let value = |text: &str, name: &str, label: (&str, &str)| {
+        parse(text)
+            .into_iter()
+            .find(|(n, l, _)| n == name && l.get(label.0).map(String::as_str) == Some(label.1))
+            .map(|(_, _, v)| v)
+            .unwrap_or_else(|| panic!("{name} {label:?} missing in {text}"))
+    };
+    let mut text = String::new();
+    let mut polls = 0;
+    let timed = socketnaut_test::wait_for(Duration::from_secs(5), || {
+        polls += 1;
+        text = c.get("/http-metrics").text();
+        value(
+            &text,
+            "socketnaut_http_request_duration_seconds_count",
+            ("service", "test"),
+        ) >= 5.0
+    });
+    assert!(timed, "{text}");
+    // The 3 × 200, and the earlier polls' own responses (the last one is being built).
+    let ok = value(&text, "socketnaut_http_responses_total", ("class", "2xx"));
+    assert_eq!(ok, f64::from(3 + polls - 1), "{text}");
+    assert_eq!(
+        value(&text, "socketnaut_http_responses_total", ("class", "4xx")),
+        2.0
+    );
+    assert_eq!(
+        value(&text, "socketnaut_http_rejections_total", ("status", "400")),
+        1.0
+    );
+    assert_eq!(
+        value(&text, "socketnaut_http_rejections_total", ("status", "413")),
+        1.0
+    );
+    assert_eq!(
+        value(&text, "socketnaut_http_rejections_total", ("status", "408")),
+        0.0
+    );
+    let inf = value(
+        &text,
+        "socketnaut_http_request_duration_seconds_bucket",
+        ("le", "+Inf"),
+    );
+    let count = value(
+        &text,
+        "socketnaut_http_request_duration_seconds_count",
+        ("service", "test"),
+    );
+    assert_eq!(inf, count, "the +Inf bucket holds every timed request");
 }

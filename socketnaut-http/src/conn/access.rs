@@ -1,6 +1,8 @@
-//! The connection's side of the access log (see `crate::access`): what it remembers of the
-//! request being answered, and the records waiting for their response's last byte to reach the
-//! socket. All of it is skipped when the log is off.
+//! The connection's side of the access log (see `crate::access`) and of the HTTP figures
+//! (`crate::metrics`): when the request being answered began (and, for the log, what it was),
+//! and the responses waiting for their last byte to reach the socket. Counting a response and
+//! timing it cost a few relaxed adds on this worker's own counters and one clock reading per
+//! flush; what only the log needs is taken only while it is on.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -17,7 +19,7 @@ fn text(v: Option<&HeaderValue>) -> Option<&str> {
     v.and_then(|v| v.to_str().ok())
 }
 
-/// What the log needs of a request, taken when its head is parsed.
+/// What the log needs of a request, taken when its head is parsed (only while logging).
 #[derive(Debug)]
 pub(super) struct Request {
     method: Method,
@@ -25,7 +27,6 @@ pub(super) struct Request {
     version: Version,
     user_agent: Option<HeaderValue>,
     referer: Option<HeaderValue>,
-    started: Instant,
 }
 
 /// A response queued, waiting for its last byte (at `end` in the output buffer) to be written.
@@ -41,7 +42,9 @@ pub(super) struct Pending {
 /// The log's state on one connection.
 #[derive(Debug, Default)]
 pub(super) struct Access {
-    /// The request being answered (between its head and its response).
+    /// The request being answered (between its head and its response): when its head came,
+    /// and what the log needs of it.
+    started: Option<Instant>,
     current: Option<Request>,
     /// Content bytes of a streamed response so far, and its status.
     streamed: u64,
@@ -57,6 +60,7 @@ impl HttpConn {
 
     /// A request head was parsed.
     pub(super) fn access_begin(&mut self, head: &Head, now: Instant) {
+        self.access.started = Some(now);
         if !self.logging() {
             return;
         }
@@ -66,7 +70,6 @@ impl HttpConn {
             version: head.version,
             user_agent: head.headers.get(USER_AGENT).cloned(),
             referer: head.headers.get(REFERER).cloned(),
-            started: now,
         });
     }
 
@@ -76,19 +79,22 @@ impl HttpConn {
     }
 
     /// A response is wholly in the output buffer (for a stream: its last chunk), with `bytes`
-    /// of content (a stream's are counted as they go). `since` stands for the request's start
-    /// when no head was parsed.
-    pub(super) fn access_queued(&mut self, status: StatusCode, bytes: Option<u64>, since: Instant) {
-        if !self.logging() {
-            return;
-        }
-        let request = self.access.current.take();
+    /// of content (a stream's are counted as they go); `rejected` if the server answered it
+    /// itself. `since` stands for the request's start when no head was parsed.
+    pub(super) fn access_queued(
+        &mut self,
+        status: StatusCode,
+        bytes: Option<u64>,
+        since: Instant,
+        rejected: bool,
+    ) {
         let bytes = bytes.unwrap_or(std::mem::take(&mut self.access.streamed));
         self.access.stream_status = None;
+        self.handle.counters.response(status, rejected, bytes);
         self.access.pending.push_back(Pending {
             end: self.output.len(),
-            started: request.as_ref().map_or(since, |r| r.started),
-            request,
+            started: self.access.started.take().unwrap_or(since),
+            request: self.access.current.take(),
             status,
             bytes,
         });
@@ -101,6 +107,7 @@ impl HttpConn {
         }
         // Read here, not the callback's clock: the response may have taken this long.
         let now = Instant::now();
+        let logging = self.logging();
         while self
             .access
             .pending
@@ -108,6 +115,11 @@ impl HttpConn {
             .is_some_and(|p| p.end <= written)
         {
             let p = self.access.pending.pop_front().expect("checked");
+            let took = now.saturating_duration_since(p.started);
+            self.handle.counters.duration(took);
+            if !logging {
+                continue;
+            }
             let r = p.request.as_ref();
             let record = AccessRecord {
                 client: self.info.remote.socket_addr(),
@@ -116,7 +128,7 @@ impl HttpConn {
                 version: r.map(|r| r.version),
                 status: p.status,
                 bytes: p.bytes,
-                duration: now.saturating_duration_since(p.started),
+                duration: took,
                 worker: self.worker,
                 user_agent: text(r.and_then(|r| r.user_agent.as_ref())),
                 referer: text(r.and_then(|r| r.referer.as_ref())),

@@ -50,9 +50,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::{Method, Version};
-use socketnaut_core::{
-    ConnContext, ConnEvent, EventedConnection, Observer, ProxySocketAddressInfo, Step,
-};
+use socketnaut_core::{ConnContext, ConnEvent, EventedConnection, ProxySocketAddressInfo, Step};
 
 use crate::body::{Body, Kind};
 use crate::buf::ReadBuf;
@@ -60,6 +58,7 @@ use crate::config::ServiceConfig;
 use crate::decode::Decoder;
 use crate::dispatch::{self, Reply};
 use crate::error::{self, Reject};
+use crate::metrics::WorkerHandle;
 use crate::parse::{parse_head, Framing, Head, Parsed};
 use crate::rate::Meter;
 use crate::response::{write_chunk, write_head, BodyFraming};
@@ -114,7 +113,8 @@ pub(crate) struct HttpConn {
     transport: Transport,
     info: ProxySocketAddressInfo,
     config: Arc<ServiceConfig>,
-    observer: Arc<Observer>,
+    /// The worker's handle (its counters; handed on to every request).
+    handle: Arc<WorkerHandle>,
     state: State,
     input: ReadBuf,
     output: Vec<u8>,
@@ -144,14 +144,14 @@ impl HttpConn {
         transport: Transport,
         info: ProxySocketAddressInfo,
         config: Arc<ServiceConfig>,
-        observer: Arc<Observer>,
+        handle: Arc<WorkerHandle>,
         now: Instant,
     ) -> HttpConn {
         HttpConn {
             transport,
             info,
             config,
-            observer,
+            handle,
             state: State::Head { since: now },
             input: ReadBuf::default(),
             output: Vec::new(),
@@ -304,7 +304,7 @@ impl HttpConn {
         let version = head.version;
         let body = Body::from(body)
             .with_info(self.info)
-            .with_observer(self.observer.clone());
+            .with_handle(self.handle.clone());
         match dispatch::handle(&self.config, head, body, trailers, cx) {
             Err(reject) => {
                 self.reject(reject, head_request);
@@ -350,7 +350,7 @@ impl HttpConn {
                 }
             }
         }
-        self.access_queued(parts.status, Some(sent), now);
+        self.access_queued(parts.status, Some(sent), now, false);
         self.state = if plan.keep_alive {
             State::Head { since: now }
         } else {
@@ -392,7 +392,7 @@ impl HttpConn {
         self.access_streamed(n);
         if n == 0 {
             if let Some(status) = self.access.stream_status {
-                self.access_queued(status, None, now);
+                self.access_queued(status, None, now, false);
             }
             self.state = if keep_alive {
                 State::Head { since: now }
@@ -430,7 +430,7 @@ impl HttpConn {
             out.extend_from_slice(body);
             out.push(b'\n');
         }
-        self.access_queued(reject.status, Some(sent), since);
+        self.access_queued(reject.status, Some(sent), since, true);
         // Never resynchronise after a framing error: drop whatever else was sent (and more
         // of it may still be on the way).
         let n = self.input.len();
