@@ -48,8 +48,14 @@ pub mod bench {
         match req.uri().path() {
             "/" => {}
             "/metrics" => {
-                let text = req.observer().map(|o| o.stats().to_prometheus("bench"));
-                return Response::new(text.unwrap_or_default().into());
+                let mut text = req
+                    .observer()
+                    .map(|o| o.stats().to_prometheus("bench"))
+                    .unwrap_or_default();
+                if let Some(http) = req.http_stats() {
+                    text.push_str(&http.to_prometheus("bench"));
+                }
+                return Response::new(text.into());
             }
             "/healthz" => {
                 let mut r = Response::new("ok".into());
