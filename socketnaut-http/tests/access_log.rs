@@ -56,13 +56,22 @@ fn one_line_per_response_rejections_included() {
     log::set_max_level(log::LevelFilter::Info);
     let proxy = Http::new(app)
         .access_log(Some(compact))
-        .header_timeout(Duration::from_millis(300))
         .proxy()
         .bind("127.0.0.1:0")
         .build()
         .unwrap();
     proxy.ready().unwrap();
     let addr = proxy.local_addr();
+    // A second service with a short header timeout, for the 408 (kept apart so the first
+    // one's keep-alive connection cannot time out between its requests on a busy machine).
+    let impatient = Http::new(app)
+        .access_log(Some(compact))
+        .header_timeout(Duration::from_millis(300))
+        .proxy()
+        .bind("127.0.0.1:0")
+        .build()
+        .unwrap();
+    impatient.ready().unwrap();
 
     // Served requests on one keep-alive connection: a body, a stream, HEAD, a 404.
     let mut c = Conn::open(addr);
@@ -82,27 +91,34 @@ fn one_line_per_response_rejections_included() {
     assert_eq!(lines_for(&me), want);
 
     // The server's own rejections, each on its own connection.
-    let rejected: [(&[u8], u16); 4] = [
-        (b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+    let rejected: [(&[u8], u16, std::net::SocketAddr); 4] = [
+        (b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400, addr),
         (
             b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 9999999\r\n\r\n",
             413,
+            addr,
         ),
-        (b"GET / HTTP/1.1\r\nHost: t\r\nX: a\r\n", 408),
-        (b"GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505),
+        (
+            b"GET / HTTP/1.1\r\nHost: t\r\nX: a\r\n",
+            408,
+            impatient.local_addr(),
+        ),
+        (b"GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505, addr),
     ];
-    for (raw, status) in rejected {
-        let mut s = TcpStream::connect(addr).unwrap();
+    for (raw, status, to) in rejected {
+        let mut s = TcpStream::connect(to).unwrap();
         let client = s.local_addr().unwrap().to_string();
         s.write_all(raw).unwrap();
         assert!(
             wait_for(Duration::from_secs(5), || lines_for(&client).len() == 1),
-            "one line for the {status}"
+            "one line for the {status} from {client}: {:#?}",
+            LINES.lock().unwrap()
         );
         let line = lines_for(&client).remove(0);
         assert!(line.starts_with(&format!("{client} {status} ")), "{line}");
     }
     proxy.shutdown(Duration::from_secs(1));
+    impatient.shutdown(Duration::from_secs(1));
 
     // Behind a balancer: the client the PROXY protocol header names.
     let proxied = Http::new(app)
