@@ -33,7 +33,7 @@ pub(super) struct Request {
 #[derive(Debug)]
 pub(super) struct Pending {
     end: usize,
-    request: Option<Request>,
+    request: Option<Box<Request>>,
     status: StatusCode,
     bytes: u64,
     started: Instant,
@@ -45,11 +45,43 @@ pub(super) struct Access {
     /// The request being answered (between its head and its response): when its head came,
     /// and what the log needs of it.
     started: Option<Instant>,
-    current: Option<Request>,
+    current: Option<Box<Request>>,
     /// Content bytes of a streamed response so far, and its status.
     streamed: u64,
     pub(super) stream_status: Option<StatusCode>,
-    pending: VecDeque<Pending>,
+    /// The oldest response waiting for its last byte, kept inline: the usual connection has
+    /// at most one, and an idle connection then holds no allocation for this.
+    first: Option<Pending>,
+    /// Younger ones (pipelining); freed once empty.
+    more: VecDeque<Pending>,
+}
+
+impl Access {
+    fn push(&mut self, p: Pending) {
+        if self.first.is_none() && self.more.is_empty() {
+            self.first = Some(p);
+        } else {
+            self.more.push_back(p);
+        }
+    }
+
+    /// The oldest waiting response, if it ended by `written`.
+    fn pop_if_done(&mut self, written: usize) -> Option<Pending> {
+        if self.first.is_none() {
+            self.first = self.more.pop_front();
+            if self.more.is_empty() && self.more.capacity() > 0 {
+                self.more = VecDeque::new();
+            }
+        }
+        match &self.first {
+            Some(p) if p.end <= written => self.first.take(),
+            _ => None,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first.is_none() && self.more.is_empty()
+    }
 }
 
 impl HttpConn {
@@ -64,13 +96,13 @@ impl HttpConn {
         if !self.logging() {
             return;
         }
-        self.access.current = Some(Request {
+        self.access.current = Some(Box::new(Request {
             method: head.method.clone(),
             target: head.uri.clone(),
             version: head.version,
             user_agent: head.headers.get(USER_AGENT).cloned(),
             referer: head.headers.get(REFERER).cloned(),
-        });
+        }));
     }
 
     /// Content of a streamed response went out.
@@ -91,36 +123,31 @@ impl HttpConn {
         let bytes = bytes.unwrap_or(std::mem::take(&mut self.access.streamed));
         self.access.stream_status = None;
         self.handle.counters.response(status, rejected, bytes);
-        self.access.pending.push_back(Pending {
+        let pending = Pending {
             end: self.output.len(),
             started: self.access.started.take().unwrap_or(since),
             request: self.access.current.take(),
             status,
             bytes,
-        });
+        };
+        self.access.push(pending);
     }
 
     /// Output up to `written` is on the socket: logs the responses that ended there.
     pub(super) fn access_flushed(&mut self, written: usize) {
-        if self.access.pending.is_empty() {
+        if self.access.is_empty() {
             return;
         }
         // Read here, not the callback's clock: the response may have taken this long.
         let now = Instant::now();
         let logging = self.logging();
-        while self
-            .access
-            .pending
-            .front()
-            .is_some_and(|p| p.end <= written)
-        {
-            let p = self.access.pending.pop_front().expect("checked");
+        while let Some(p) = self.access.pop_if_done(written) {
             let took = now.saturating_duration_since(p.started);
             self.handle.counters.duration(took);
             if !logging {
                 continue;
             }
-            let r = p.request.as_ref();
+            let r = p.request.as_deref();
             let record = AccessRecord {
                 client: self.info.remote.socket_addr(),
                 method: r.map(|r| &r.method),

@@ -26,7 +26,8 @@
 //!   already buffered (the bug that once left requests beyond the first 64 KiB unanswered).
 //! - Buffers come from small per-thread pools (`buf`) and go back as soon as a connection waits
 //!   for a request or its body, so an idle keep-alive connection holds no buffer (659 bytes of
-//!   RSS each, `cargo bench --bench load -- idle_memory`, 2026-12-01); one that has sent part of
+//!   RSS each, `cargo bench --bench load -- idle_memory`, 2026-12-01; 802 once the HTTP
+//!   figures and the access log's state joined the connection, 2026-12-02); one that has sent part of
 //!   a head keeps only what arrived, copied into an allocation of its size (744 bytes of RSS for
 //!   a 57-byte partial head, against about 8.9 KB before; `-- partial_head_memory`); a head
 //!   claiming a body reserves nothing and holds no read buffer while it waits (1,031 bytes of RSS
