@@ -12,7 +12,7 @@
 //! | `panics` | worker; a server through `ServiceAgent::count_panic` | a panic caught in `serve`, `open` or any `EventedConnection` method, or by the server itself (an HTTP handler's, answered 500) |
 //! | `spawn_failures` | pool | factory error or panic, start-hook panic, thread or poll creation error |
 //! | `accept_errors` | acceptor | `accept` failed with anything but `WouldBlock`/`EINTR`/`ECONNABORTED`/`ECONNRESET` |
-//! | `migrated` | acceptor | connections shed by a worker whose callback blocked |
+//! | `migrated` | monitor (acceptor thread), acceptor | connections taken from a worker while its slow callback ran, or shed by a worker after a callback blocked |
 //! | `consolidated` | acceptor | connections handed back by a released worker, to be packed onto fewer workers |
 //! | `proxy_header_errors` | worker | a connection closed because its PROXY protocol header was missing, malformed or late |
 //! | `lost_to_worker_death` | pool (`on_exit`) | connections that were on a worker thread when it died |
@@ -137,7 +137,8 @@ pub struct Stats {
     pub spawn_failures: u64,
     /// `accept` errors other than `WouldBlock` (for example `EMFILE`).
     pub accept_errors: u64,
-    /// Connections moved off a worker whose callback blocked.
+    /// Connections moved off a worker whose callback was slow (blocked, or computed), by the
+    /// monitor while it ran or by the worker after it returned.
     pub migrated: u64,
     /// Connections packed back onto fewer workers after blocking stopped.
     pub consolidated: u64,

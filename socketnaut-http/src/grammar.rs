@@ -137,19 +137,13 @@ fn host_port(s: &[u8], port: PortRule) -> bool {
     }
     match rest {
         [] => port == PortRule::Optional,
+        [b':'] => port == PortRule::Optional,
         [b':', digits @ ..] => {
             digits.len() <= 5
                 && digits.iter().all(u8::is_ascii_digit)
-                && (port == PortRule::Optional || !digits.is_empty())
                 && std::str::from_utf8(digits)
                     .ok()
-                    .and_then(|d| {
-                        if d.is_empty() {
-                            Some(0)
-                        } else {
-                            d.parse::<u32>().ok()
-                        }
-                    })
+                    .and_then(|d| d.parse::<u32>().ok())
                     .is_some_and(|p| p <= 65535)
         }
         _ => false,

@@ -42,10 +42,11 @@
 //! the lowest (nice 19, through the `thread-priority` crate, as our crates forbid `unsafe`)
 //! when the callback returns: the kernel then runs the short work of every other thread first
 //! and the computing callbacks in the time left. Measured with `cargo bench --bench load --
-//! cpu_heavy` (60 connections on `GET /` beside 4 computing 50 ms, five rounds, 2 cores): the
-//! worst round's fast p99 went from 7.0–8.1 ms to 3.0 ms, fast throughput from 0.18 to 0.44 of
-//! the same round without the heavy connections, while the heavy route went from 23–26 to 10
-//! requests/s (it gets what the fast route leaves).
+//! cpu_heavy` (60 connections on `GET /` beside 4 computing 50 ms, five rounds, 2 cores),
+//! 2026-12-02: at commit 47ae0c5 (neighbours moved, no demotion) the worst round's fast p99
+//! was 7.0–8.1 ms and fast throughput 0.18 of the same round without the heavy connections,
+//! the heavy route 23–26 requests/s; with demotion (this code) 2.1–2.3 ms and 0.63–0.71 over
+//! four runs, the heavy route 7–15 requests/s (it gets what the fast route leaves).
 //!
 //! A thread cannot raise its priority back without privileges, so demotion is one way: a
 //! demoted worker counts as busy for placement (it takes a connection only when every worker

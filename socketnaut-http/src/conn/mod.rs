@@ -28,11 +28,11 @@
 //!   for a request or its body, so an idle keep-alive connection holds no buffer (659 bytes of
 //!   RSS each, `cargo bench --bench load -- idle_memory`, 2026-12-01; 802 once the HTTP
 //!   figures and the access log's state joined the connection, 2026-12-02); one that has sent part of
-//!   a head keeps only what arrived, copied into an allocation of its size (744 bytes of RSS for
-//!   a 57-byte partial head, against about 8.9 KB before; `-- partial_head_memory`); a head
-//!   claiming a body reserves nothing and holds no read buffer while it waits (1,031 bytes of RSS
-//!   for a head claiming 1 MiB, against 9,269 when the read buffer stayed with it, and a 1 MiB
-//!   reservation each before that).
+//!   a head keeps only what arrived, copied into an allocation of its size (886 bytes of RSS for
+//!   a 57-byte partial head, `-- partial_head_memory`, where a pooled 16 KiB buffer had cost
+//!   about 8.9 KB, as measured in the issue that asked for it); a head claiming a body reserves
+//!   nothing and holds no read buffer while it waits (1,174 bytes of RSS for a head claiming
+//!   1 MiB, where a reservation of the claimed length had been made).
 //! - Timers (`timers`): while a response is being written only the write timeout and the
 //!   minimum response rate apply (the wait for the next request starts once the response is
 //!   out); otherwise the deadline is the absolute header deadline (from when the connection

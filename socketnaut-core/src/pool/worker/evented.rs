@@ -23,8 +23,10 @@
 //!    off the fast path (a hello-world request costs one `recv`, one `send` and a share of one
 //!    `epoll_wait`; a preemption that makes one callback look slow costs a few `getrusage`
 //!    calls).
-//! 3. After a callback blocked, the worker deregisters every *other* connection it holds and
-//!    sends them to the acceptor ([`Shed`]). Each connection object carries its buffers and
+//! 3. While a slow callback still runs, the pool's monitor takes the other connections out of
+//!    this worker's table (see `pool::monitor`); after a callback that blocked, the worker
+//!    itself deregisters whatever *other* connection it still holds (one that arrived
+//!    meanwhile) and sends them to the acceptor ([`Shed`]). Each connection object carries its buffers and
 //!    state, so nothing is lost; the acceptor places each on an empty worker (spawning up to
 //!    `max_workers`), where it is registered and kicked so buffered requests run at once.
 //! 4. Placement avoids workers that blocked within the last `consolidate_after` (5 s).
@@ -33,8 +35,8 @@
 //! With the default configuration, 64 keep-alive connections on a 10 ms handler end with one
 //! worker each (0.97 of the ideal 6,400 req/s in the README's run), while hello-world traffic
 //! never triggers step 2 and stays on one worker per core with no hand-off after accept. Cost:
-//! the first blocking callback on a worker (unmeasured) and the second (measured) delay the
-//! connections that share the worker before they move.
+//! the connections that share a worker with a slow callback wait until the monitor moves them
+//! (about `busy_threshold` for one that blocks, five for one that computes).
 //!
 //! # Spin, then park
 //!
