@@ -47,16 +47,7 @@ pub mod bench {
         static RARE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         match req.uri().path() {
             "/" => {}
-            "/metrics" => {
-                let mut text = req
-                    .observer()
-                    .map(|o| o.stats().to_prometheus("bench"))
-                    .unwrap_or_default();
-                if let Some(http) = req.http_stats() {
-                    text.push_str(&http.to_prometheus("bench"));
-                }
-                return Response::new(text.into());
-            }
+            "/metrics" => return Response::new(req.prometheus().unwrap_or_default().into()),
             "/healthz" => {
                 let mut r = Response::new("ok".into());
                 if !req.observer().is_some_and(|o| o.is_ready()) {

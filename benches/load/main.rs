@@ -14,6 +14,7 @@ mod client;
 mod field;
 mod isolation;
 mod memory;
+mod observability;
 mod scenarios;
 
 use std::thread;
@@ -23,6 +24,7 @@ use client::LoadStats;
 use field::field_tiny_http;
 use isolation::{blocking_burst, cpu_heavy_does_not_stall_fast, rare_block};
 use memory::{idle_memory, partial_head_memory, serve_child};
+use observability::hello_keepalive_metrics;
 use scenarios::{
     blocking_10ms, cpu_1ms, hello_close, hello_keepalive, seed_hello_world,
     slow_does_not_stall_fast,
@@ -47,7 +49,7 @@ fn main() {
     println!("socketnaut load bench: {cores} cores, {secs} s per run, 1 client thread, loopback");
     let mut rows = Vec::new();
     type Scenario = (&'static str, fn(Duration, usize) -> Vec<Row>);
-    let scenarios: [Scenario; 12] = [
+    let scenarios: [Scenario; 13] = [
         ("hello_keepalive", hello_keepalive),
         ("hello_close", hello_close),
         ("blocking_10ms", blocking_10ms),
@@ -63,6 +65,9 @@ fn main() {
         ("idle_memory", idle_memory),
         ("partial_head_memory", partial_head_memory),
         ("field_tiny_http", field_tiny_http),
+        // Last: it installs a global `metrics` recorder, which servers built after it would
+        // record to.
+        ("hello_keepalive_metrics", hello_keepalive_metrics),
     ];
     for (name, run) in scenarios {
         if !name.contains(filter.as_str()) {

@@ -63,6 +63,7 @@ pub struct ServiceProxyBuilder {
     reap_interval: Duration,
     worker_idle_timeout: Duration,
     thread_name: String,
+    service_name: String,
     stack_size: Option<usize>,
     on_start: Option<Hook>,
     on_exit: Option<Hook>,
@@ -103,6 +104,7 @@ impl Default for ServiceProxyBuilder {
             reap_interval: Duration::from_secs(1),
             worker_idle_timeout: Duration::from_secs(10),
             thread_name: "socketnaut-worker".to_owned(),
+            service_name: "socketnaut".to_owned(),
             stack_size: None,
             on_start: None,
             on_exit: None,
@@ -214,6 +216,15 @@ impl ServiceProxyBuilder {
     #[deprecated(since = "0.1.0", note = "renamed to `worker_idle_timeout`")]
     pub fn idle_timeout(self, idle: Duration) -> Self {
         self.worker_idle_timeout(idle)
+    }
+
+    /// The name this proxy's figures carry as their `service` label, in
+    /// [`Observer::prometheus`](crate::Observer::prometheus) and (with the `metrics` feature)
+    /// in the `metrics` facade, so that several proxies of one process can be told apart.
+    /// Default is `socketnaut`.
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = name.into();
+        self
     }
 
     /// Worker thread names are `{name}-{id}`. Default is `socketnaut-worker`.
@@ -403,6 +414,7 @@ impl ServiceProxyBuilder {
             reap_interval: self.reap_interval.max(Duration::from_millis(1)),
             worker_idle_timeout: self.worker_idle_timeout,
             thread_name: self.thread_name,
+            service_name: self.service_name.into(),
             stack_size: self.stack_size,
             on_start: self.on_start,
             on_exit: self.on_exit,

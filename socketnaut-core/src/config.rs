@@ -35,6 +35,8 @@ pub(crate) struct Config {
     pub(crate) reap_interval: Duration,
     pub(crate) worker_idle_timeout: Duration,
     pub(crate) thread_name: String,
+    /// The `service` label of the proxy's figures.
+    pub(crate) service_name: Arc<str>,
     pub(crate) stack_size: Option<usize>,
     pub(crate) on_start: Option<Hook>,
     pub(crate) on_exit: Option<Hook>,

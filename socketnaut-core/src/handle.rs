@@ -54,7 +54,7 @@ impl ServiceProxy {
         let local_addr = listener.local_addr()?;
         let poll = mio::Poll::new()?;
         let (inbox, rx) = Inbox::new(&poll)?;
-        let shared = Arc::new(Shared::new(local_addr, inbox));
+        let shared = Arc::new(Shared::new(local_addr, config.service_name.clone(), inbox));
         let acceptor = Acceptor::new(poll, listener, rx, shared.clone(), Arc::new(config))?;
         let guard = shared.clone();
         let handle = thread::Builder::new()

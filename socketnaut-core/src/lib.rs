@@ -56,6 +56,8 @@ mod clock;
 mod config;
 mod connection;
 mod error;
+#[cfg(feature = "metrics")]
+mod facade;
 mod handle;
 mod listener;
 mod observer;

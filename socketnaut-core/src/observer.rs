@@ -21,8 +21,8 @@ use crate::stats::Stats;
 /// proxy.ready()?;
 /// let observer = proxy.observer();
 /// assert!(observer.is_ready());
-/// let text = observer.stats().to_prometheus("my-service");
-/// assert!(text.contains("socketnaut_connections_accepted_total{service=\"my-service\"} 0"));
+/// let text = observer.prometheus();
+/// assert!(text.contains("socketnaut_connections_accepted_total{service=\"socketnaut\"} 0"));
 /// # proxy.shutdown(std::time::Duration::from_secs(1));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -47,6 +47,17 @@ impl Observer {
     /// A snapshot of the pool and the counters, as [`ServiceProxy::stats`](crate::ServiceProxy::stats).
     pub fn stats(&self) -> Stats {
         self.shared.stats()
+    }
+
+    /// The proxy's [`service_name`](crate::ServiceProxyBuilder::service_name).
+    pub fn service_name(&self) -> &str {
+        &self.shared.service_name
+    }
+
+    /// [`stats`](Self::stats) in the Prometheus text format, labelled with the service name:
+    /// the body of a `/metrics` response (`Content-Type: text/plain; version=0.0.4`).
+    pub fn prometheus(&self) -> String {
+        self.stats().to_prometheus(self.service_name())
     }
 
     /// For a load balancer's readiness check: true once the proxy is ready and until its

@@ -1,16 +1,17 @@
 //! [`Stats`] in the Prometheus text exposition format (version 0.0.4), rendered by the library
 //! itself so that a `/metrics` endpoint needs no extra dependency: every counter of `stats()`,
-//! the open connections, the workers by state and each worker's connections.
+//! the open and pending connections, the threads, the workers by state (and how many are in a
+//! callback or demoted) and each worker's connections.
 
 use std::fmt::Write;
 
 use crate::stats::{Stats, WorkerState};
 
 /// A proxy-wide figure: name, help, kind, and how to read it from a snapshot.
-type Figure = (&'static str, &'static str, &'static str, fn(&Stats) -> u64);
+pub(crate) type Figure = (&'static str, &'static str, &'static str, fn(&Stats) -> u64);
 
 /// The proxy-wide figures, in the order they are rendered.
-const FIGURES: [Figure; 14] = [
+pub(crate) const FIGURES: [Figure; 18] = [
     (
         "socketnaut_connections_accepted_total",
         "Connections accepted.",
@@ -22,6 +23,12 @@ const FIGURES: [Figure; 14] = [
         "Connections open now (held by workers, queued to them, or waiting in the acceptor).",
         "gauge",
         |s| s.active as u64,
+    ),
+    (
+        "socketnaut_connections_pending",
+        "Connections waiting in the acceptor for a worker with room.",
+        "gauge",
+        |s| s.pending as u64,
     ),
     (
         "socketnaut_connections_rejected_total",
@@ -92,6 +99,32 @@ const FIGURES: [Figure; 14] = [
     ("socketnaut_workers_total", "Live workers.", "gauge", |s| {
         s.workers.len() as u64
     }),
+    (
+        "socketnaut_threads",
+        "Threads the proxy runs: its live workers and the acceptor.",
+        "gauge",
+        |s| s.workers.len() as u64 + 1,
+    ),
+    (
+        "socketnaut_workers_in_callback",
+        "Workers inside a callback (a handler running) now.",
+        "gauge",
+        |s| s.workers.iter().filter(|w| w.in_callback).count() as u64,
+    ),
+    (
+        "socketnaut_workers_demoted",
+        "Workers whose thread was demoted after a callback computed past the threshold.",
+        "gauge",
+        |s| s.workers.iter().filter(|w| w.demoted).count() as u64,
+    ),
+];
+
+/// The worker states, with their label.
+pub(crate) const STATES: [(WorkerState, &str); 4] = [
+    (WorkerState::Starting, "starting"),
+    (WorkerState::Running, "running"),
+    (WorkerState::Retiring, "retiring"),
+    (WorkerState::Draining, "draining"),
 ];
 
 /// A label value with `\`, `"` and newlines escaped, as the format requires.
@@ -122,12 +155,7 @@ impl Stats {
         }
         let name = "socketnaut_workers";
         let _ = writeln!(out, "# HELP {name} Workers by state.\n# TYPE {name} gauge");
-        for (state, label) in [
-            (WorkerState::Starting, "starting"),
-            (WorkerState::Running, "running"),
-            (WorkerState::Retiring, "retiring"),
-            (WorkerState::Draining, "draining"),
-        ] {
+        for (state, label) in STATES {
             let n = self.workers.iter().filter(|w| w.state == state).count();
             let _ = writeln!(out, "{name}{{service=\"{service}\",state=\"{label}\"}} {n}");
         }
@@ -159,9 +187,12 @@ mod tests {
                 name: "w-3".into(),
                 connections: 7,
                 state: WorkerState::Running,
+                in_callback: true,
+                demoted: false,
             }],
             accepted: 12,
             active: 7,
+            pending: 2,
             ..Stats::default()
         };
         let text = stats.to_prometheus("a\"b");
@@ -173,6 +204,9 @@ mod tests {
         assert!(text.contains("socketnaut_workers{service=\"a\\\"b\",state=\"running\"} 1\n"));
         assert!(text.contains("socketnaut_workers{service=\"a\\\"b\",state=\"draining\"} 0\n"));
         assert!(text.contains("socketnaut_worker_connections{service=\"a\\\"b\",worker=\"3\"} 7\n"));
-        assert_eq!(text.matches("# TYPE").count(), 16);
+        assert!(text.contains("socketnaut_connections_pending{service=\"a\\\"b\"} 2\n"));
+        assert!(text.contains("socketnaut_threads{service=\"a\\\"b\"} 2\n"));
+        assert!(text.contains("socketnaut_workers_in_callback{service=\"a\\\"b\"} 1\n"));
+        assert_eq!(text.matches("# TYPE").count(), 20);
     }
 }

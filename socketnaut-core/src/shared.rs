@@ -38,6 +38,8 @@ pub(crate) struct Shared {
     pub(crate) clock: Clock,
     pub(crate) counters: Counters,
     pub(crate) local_addr: SocketAddr,
+    /// The `service` label of the proxy's figures.
+    pub(crate) service_name: Arc<str>,
     /// Set once when shutdown begins; read as a hint between requests (the drain message that
     /// follows is the synchronising event).
     draining: AtomicBool,
@@ -49,11 +51,12 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(local_addr: SocketAddr, inbox: Inbox) -> Shared {
+    pub(crate) fn new(local_addr: SocketAddr, service_name: Arc<str>, inbox: Inbox) -> Shared {
         Shared {
             clock: Clock::new(),
             counters: Counters::default(),
             local_addr,
+            service_name,
             draining: AtomicBool::new(false),
             inbox,
             lifecycle: Mutex::new(Lifecycle::Starting),
@@ -113,12 +116,15 @@ impl Shared {
                 name: w.name.to_string(),
                 connections: w.load.conns(),
                 state: w.state,
+                in_callback: w.load.in_callback(),
+                demoted: w.load.is_demoted(),
             })
             .collect();
         Stats {
             workers,
             accepted: get(&c.accepted),
             active: c.active.get(),
+            pending: c.pending.load(Ordering::Relaxed),
             rejected: get(&c.rejected),
             spawned: get(&c.spawned),
             retired: get(&c.retired),

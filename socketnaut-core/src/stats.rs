@@ -16,6 +16,7 @@
 //! | `consolidated` | acceptor | connections handed back by a released worker, to be packed onto fewer workers |
 //! | `proxy_header_errors` | worker | a connection closed because its PROXY protocol header was missing, malformed or late |
 //! | `lost_to_worker_death` | pool (`on_exit`) | connections that were on a worker thread when it died |
+//! | `pending` (a gauge) | acceptor | stored once per loop: connections it holds waiting for a worker with room |
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -41,6 +42,9 @@ pub(crate) struct Counters {
     pub(crate) proxy_header_errors: AtomicU64,
     /// Connections accepted and not yet closed, wherever they are.
     pub(crate) active: Active,
+    /// A gauge: connections waiting in the acceptor for a worker with room, as of the
+    /// acceptor's last loop (stored by it alone, `Relaxed`).
+    pub(crate) pending: AtomicUsize,
 }
 
 impl Counters {
@@ -109,6 +113,11 @@ pub struct WorkerStats {
     pub connections: usize,
     /// Its state.
     pub state: WorkerState,
+    /// Whether it is inside a callback (a handler running) right now.
+    pub in_callback: bool,
+    /// Whether its thread was demoted to the lowest priority after a callback computed past
+    /// the monitor's threshold (it takes no new connections and retires once empty).
+    pub demoted: bool,
 }
 
 /// A snapshot of a proxy's pool and counters, from [`ServiceProxy::stats`](crate::ServiceProxy::stats).
@@ -121,6 +130,9 @@ pub struct Stats {
     pub accepted: u64,
     /// Connections open now (held by workers, queued to them, or waiting in the acceptor).
     pub active: usize,
+    /// Of those, the ones waiting in the acceptor for a worker with room (all workers full,
+    /// or a worker being started).
+    pub pending: usize,
     /// Accepted connections closed without being served (only at shutdown, for connections
     /// still waiting in the acceptor).
     pub rejected: u64,

@@ -88,3 +88,10 @@ pub(crate) struct ServiceConfig {
     pub(crate) timeouts: Timeouts,
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
 }
+
+impl ServiceConfig {
+    /// Before the service is built: whether its figures are recorded.
+    pub(crate) fn metrics_on(&mut self, on: bool) {
+        self.metrics = Arc::new(Registry::new(on));
+    }
+}

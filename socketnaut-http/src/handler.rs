@@ -48,6 +48,22 @@ pub trait RequestExt {
     /// rejections by status, bytes, durations), for a `/metrics` endpoint with
     /// [`HttpStats::to_prometheus`](crate::HttpStats::to_prometheus).
     fn http_stats(&self) -> Option<crate::HttpStats>;
+
+    /// The body of a `/metrics` response: the proxy's figures
+    /// ([`Observer::prometheus`](socketnaut_core::Observer::prometheus)) followed by the
+    /// service's HTTP figures, in the Prometheus text format (serve it with
+    /// `Content-Type: text/plain; version=0.0.4`), labelled with the proxy's service name.
+    ///
+    /// ```
+    /// use socketnaut_http::{Request, RequestExt, Response};
+    ///
+    /// fn metrics(req: Request) -> Response {
+    ///     let mut r = Response::new(req.prometheus().unwrap_or_default().into());
+    ///     r.headers_mut().insert("content-type", "text/plain; version=0.0.4".parse().unwrap());
+    ///     r
+    /// }
+    /// ```
+    fn prometheus(&self) -> Option<String>;
 }
 
 impl RequestExt for Request {
@@ -57,6 +73,13 @@ impl RequestExt for Request {
 
     fn http_stats(&self) -> Option<crate::HttpStats> {
         self.body().http_stats()
+    }
+
+    fn prometheus(&self) -> Option<String> {
+        let observer = self.observer()?;
+        let mut text = observer.prometheus();
+        text.push_str(&self.http_stats()?.to_prometheus(observer.service_name()));
+        Some(text)
     }
 
     fn proxy_info(&self) -> Option<ProxySocketAddressInfo> {

@@ -51,7 +51,7 @@ pub use config::{Limits, Timeouts};
 pub use handler::{Handler, Request, RequestExt, Response};
 /// The `http` crate, re-exported so handlers name the same types this crate uses.
 pub use http;
-pub use metrics::HttpStats;
+pub use metrics::{Histogram, HttpStats};
 
 /// The `log` target of this crate (the server's own rejections are logged here at debug
 /// level, handler panics at error level).

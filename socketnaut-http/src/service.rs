@@ -134,6 +134,15 @@ impl Http {
         self
     }
 
+    /// Whether the service records its HTTP figures ([`HttpStats`](crate::HttpStats), and with
+    /// the `metrics` feature the facade's). Off, a request costs no counting at all and
+    /// [`RequestExt::http_stats`](crate::RequestExt::http_stats) stays empty; the proxy's own
+    /// [`Stats`](socketnaut_core::Stats) are kept either way. Default is on.
+    pub fn metrics(mut self, on: bool) -> Http {
+        self.config.metrics_on(on);
+        self
+    }
+
     /// Serves HTTPS: every connection is TLS (rustls) with this configuration, the handshake
     /// done on the connection's worker thread like any other I/O, never on the acceptor. The
     /// configuration is shared by all workers (session resumption included). Set its ALPN
@@ -156,7 +165,7 @@ impl Http {
                 config: config.clone(),
                 handle: Arc::new(WorkerHandle {
                     observer: agent.observer(),
-                    counters: config.metrics.worker(),
+                    counters: config.metrics.worker(agent.observer().service_name()),
                     registry: config.metrics.clone(),
                 }),
             })
@@ -189,6 +198,7 @@ impl EventedServer for HttpServer {
         conn: Connection,
         _agent: &ServiceAgent,
     ) -> io::Result<Box<dyn EventedConnection>> {
+        let accepted = conn.accepted_at();
         let (stream, info) = conn.into_parts();
         // TCP_NODELAY comes from the proxy (`ServiceProxyBuilder::nodelay`, on by default).
         let socket = socketnaut_core::mio::net::TcpStream::from_std(stream);
@@ -198,6 +208,7 @@ impl EventedServer for HttpServer {
             info,
             self.config.clone(),
             self.handle.clone(),
+            accepted,
             Instant::now(),
         )))
     }

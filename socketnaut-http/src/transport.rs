@@ -84,6 +84,15 @@ impl Transport {
         }
     }
 
+    /// With TLS, whether the handshake is still under way (an error now is a failed
+    /// handshake).
+    pub(crate) fn is_handshaking(&self) -> bool {
+        match self {
+            Transport::Plain(_) => false,
+            Transport::Tls(t) => t.session.is_handshaking(),
+        }
+    }
+
     /// Output accepted by `write` but not yet on the socket.
     pub(crate) fn has_buffered_output(&self) -> bool {
         match self {

@@ -144,13 +144,6 @@ fn http_figures_count_every_response_the_servers_own_included() {
     }
     // Five responses so far: 3 × 200 and the two rejections (each timed once its last byte
     // is out, a moment after the client may have read it).
-    let value = |text: &str, name: &str, label: (&str, &str)| {
-        parse(text)
-            .into_iter()
-            .find(|(n, l, _)| n == name && l.get(label.0).map(String::as_str) == Some(label.1))
-            .map(|(_, _, v)| v)
-            .unwrap_or_else(|| panic!("{name} {label:?} missing in {text}"))
-    };
     let mut text = String::new();
     let mut polls = 0;
     let timed = socketnaut_test::wait_for(Duration::from_secs(5), || {
@@ -193,4 +186,82 @@ fn http_figures_count_every_response_the_servers_own_included() {
         ("service", "test"),
     );
     assert_eq!(inf, count, "the +Inf bucket holds every timed request");
+}
+
+/// The value of the first sample named `name` whose label `label.0` is `label.1`.
+fn value(text: &str, name: &str, label: (&str, &str)) -> f64 {
+    parse(text)
+        .into_iter()
+        .find(|(n, l, _)| n == name && l.get(label.0).map(String::as_str) == Some(label.1))
+        .map(|(_, _, v)| v)
+        .unwrap_or_else(|| panic!("{name} {label:?} missing in {text}"))
+}
+
+#[test]
+fn histograms_count_every_request_and_connection() {
+    let proxy = server(Http::new(routes));
+    let mut a = Conn::open(proxy.local_addr());
+    for _ in 0..4 {
+        assert_eq!(a.get("/").status, 200);
+    }
+    let mut b = Conn::open(proxy.local_addr());
+    let body = vec![b'x'; 2000];
+    let mut post = b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2000\r\n\r\n".to_vec();
+    post.extend_from_slice(&body);
+    b.send(&post).unwrap();
+    assert_eq!(b.response().unwrap().status, 200);
+    // A connection that never sends a byte has no first byte.
+    let _silent = Conn::open(proxy.local_addr());
+    let mut c = Conn::open(proxy.local_addr());
+    let service = ("service", "test");
+    let text = c.get("/http-metrics").text();
+    // Five handler calls before this one, whose own time is recorded after it returns.
+    let handler = value(&text, "socketnaut_http_handler_seconds_count", service);
+    assert_eq!(handler, 5.0, "{text}");
+    let sizes = value(&text, "socketnaut_http_request_size_bytes_count", service);
+    assert_eq!(
+        sizes, 6.0,
+        "this request is sized before its handler runs: {text}"
+    );
+    let small = value(
+        &text,
+        "socketnaut_http_request_size_bytes_bucket",
+        ("le", "256"),
+    );
+    let large = value(
+        &text,
+        "socketnaut_http_request_size_bytes_bucket",
+        ("le", "4096"),
+    );
+    assert_eq!(
+        (small, large),
+        (5.0, 6.0),
+        "the POST is 2000 B and a head: {text}"
+    );
+    let first = value(&text, "socketnaut_http_first_byte_seconds_count", service);
+    assert_eq!(first, 3.0, "three connections sent a byte: {text}");
+    let sum = value(&text, "socketnaut_http_handler_seconds_sum", service);
+    assert!(sum > 0.0 && sum < 5.0, "{text}");
+}
+
+#[test]
+fn metrics_off_records_nothing() {
+    let proxy = server(Http::new(routes).metrics(false));
+    let mut c = Conn::open(proxy.local_addr());
+    for _ in 0..3 {
+        assert_eq!(c.get("/").status, 200);
+    }
+    let text = c.get("/http-metrics").text();
+    let ok = value(&text, "socketnaut_http_responses_total", ("class", "2xx"));
+    assert_eq!(ok, 0.0, "{text}");
+    assert_eq!(
+        value(
+            &text,
+            "socketnaut_http_handler_seconds_count",
+            ("service", "test")
+        ),
+        0.0
+    );
+    // The proxy's own figures are kept either way.
+    assert_eq!(proxy.stats().accepted, 1);
 }

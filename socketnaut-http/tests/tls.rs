@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use common::{app, random_bytes, server};
 use socketnaut_core::ServiceProxy;
 use socketnaut_http::rustls;
-use socketnaut_http::Http;
+use socketnaut_http::{Http, RequestExt};
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 
@@ -205,9 +205,16 @@ fn many_concurrent_handshakes() {
 #[test]
 fn plaintext_garbage_and_silent_clients_are_closed() {
     let pki = pki();
+    let failures = |req: socketnaut_http::Request| match req.uri().path() {
+        "/handshake-failures" => {
+            let stats = req.http_stats().expect("set by the server");
+            socketnaut_http::Response::new(stats.tls_handshake_failures.to_string().into())
+        }
+        _ => app(req),
+    };
     let proxy = https_server(
         &pki,
-        Http::new(app).header_timeout(Duration::from_millis(300)),
+        Http::new(failures).header_timeout(Duration::from_millis(300)),
     );
     let addr = proxy.local_addr();
     // Plain HTTP to the TLS port: the handshake fails and the connection is closed.
@@ -230,9 +237,11 @@ fn plaintext_garbage_and_silent_clients_are_closed() {
     let mut b = [0u8; 1];
     assert!(matches!(silent.read(&mut b), Ok(0) | Err(_)));
     assert!(started.elapsed() < Duration::from_secs(5));
-    // The server is unharmed.
+    // The server is unharmed, and counted the failed handshake (not the silent client, whose
+    // handshake never began).
     let mut c = Client::connect(addr, &client_config(&pki));
     assert_eq!(c.get("/").0, 200);
+    assert_eq!(c.get("/handshake-failures"), (200, b"1".to_vec()));
     assert!(wait_active(&proxy, 1));
     proxy.shutdown(Duration::from_secs(5));
 }

@@ -13,6 +13,7 @@ mod listen;
 use std::collections::VecDeque;
 use std::io;
 use std::net::TcpListener;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,6 +43,9 @@ pub(crate) struct Acceptor {
     pending: VecDeque<ToWorker>,
     /// Set once shutdown begins.
     drain: Option<Drain>,
+    /// With the `metrics` feature: the figures' publication to the facade.
+    #[cfg(feature = "metrics")]
+    facade: crate::facade::Publisher,
 }
 
 impl Acceptor {
@@ -63,6 +67,8 @@ impl Acceptor {
             config,
             listen,
             pending: VecDeque::new(),
+            #[cfg(feature = "metrics")]
+            facade: crate::facade::Publisher::new(Instant::now()),
             drain: None,
         })
     }
@@ -72,6 +78,14 @@ impl Acceptor {
         let mut events = Events::with_capacity(64);
         loop {
             self.pool.publish();
+            // Relaxed: a gauge read for monitoring (see `Counters::pending`).
+            let pending = self.pending.len();
+            self.shared
+                .counters
+                .pending
+                .store(pending, Ordering::Relaxed);
+            #[cfg(feature = "metrics")]
+            self.facade.tick(Instant::now(), &self.shared);
             let timeout = self.next_timeout(Instant::now());
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
@@ -125,6 +139,8 @@ impl Acceptor {
             self.pool.restart_wait(now, !self.pending.is_empty()),
             self.drain.as_ref().map(|d| d.next_check(now)),
             self.pool.next_monitor(now).filter(|_| self.drain.is_none()),
+            #[cfg(feature = "metrics")]
+            Some(self.facade.due()),
         ];
         let next = candidates.into_iter().flatten().min()?;
         Some(next.saturating_duration_since(now))

@@ -12,6 +12,7 @@ use http::{HeaderValue, Method, StatusCode, Uri, Version};
 
 use super::HttpConn;
 use crate::access::{AccessRecord, ACCESS_TARGET};
+use crate::metrics::Timed;
 use crate::parse::Head;
 
 /// A field value as text, if it is (visible ASCII).
@@ -46,6 +47,8 @@ pub(super) struct Access {
     /// and what the log needs of it.
     started: Option<Instant>,
     current: Option<Box<Request>>,
+    /// The request head's length (for the request-size histogram).
+    pub(super) head_len: usize,
     /// Content bytes of a streamed response so far, and its status.
     streamed: u64,
     pub(super) stream_status: Option<StatusCode>,
@@ -91,8 +94,9 @@ impl HttpConn {
     }
 
     /// A request head was parsed.
-    pub(super) fn access_begin(&mut self, head: &Head, now: Instant) {
+    pub(super) fn access_begin(&mut self, head: &Head, len: usize, now: Instant) {
         self.access.started = Some(now);
+        self.access.head_len = len;
         if !self.logging() {
             return;
         }
@@ -122,7 +126,7 @@ impl HttpConn {
     ) {
         let bytes = bytes.unwrap_or(std::mem::take(&mut self.access.streamed));
         self.access.stream_status = None;
-        self.handle.counters.response(status, rejected, bytes);
+        self.handle.count(|c| c.response(status, rejected, bytes));
         let pending = Pending {
             end: self.output.len(),
             started: self.access.started.take().unwrap_or(since),
@@ -143,7 +147,7 @@ impl HttpConn {
         let logging = self.logging();
         while let Some(p) = self.access.pop_if_done(written) {
             let took = now.saturating_duration_since(p.started);
-            self.handle.counters.duration(took);
+            self.handle.count(|c| c.time(Timed::Duration, took));
             if !logging {
                 continue;
             }

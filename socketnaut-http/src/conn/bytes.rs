@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use super::{HttpConn, State, IN_HIGH};
 use crate::buf;
+use crate::metrics::Timed;
 
 impl HttpConn {
     /// Output not yet on the socket: ours, and (with TLS) any the session still holds.
@@ -34,6 +35,10 @@ impl HttpConn {
                 Ok(n) => {
                     self.input.commit(n);
                     self.progress = now;
+                    if let Some(at) = self.accepted.take() {
+                        let took = now.saturating_duration_since(at);
+                        self.handle.count(|c| c.time(Timed::FirstByte, took));
+                    }
                     if matches!(self.state, State::Lingering { .. }) {
                         self.input.consume(n); // discarded: the response is final
                     }

@@ -59,7 +59,7 @@ use crate::config::ServiceConfig;
 use crate::decode::Decoder;
 use crate::dispatch::{self, Reply};
 use crate::error::{self, Reject};
-use crate::metrics::WorkerHandle;
+use crate::metrics::{Timed, WorkerHandle};
 use crate::parse::{parse_head, Framing, Head, Parsed};
 use crate::rate::Meter;
 use crate::response::{write_chunk, write_head, BodyFraming};
@@ -138,6 +138,9 @@ pub(crate) struct HttpConn {
     access: access::Access,
     /// The worker serving the connection now (for the access log).
     worker: usize,
+    /// When the connection was accepted, until its first request byte arrives (the
+    /// first-byte histogram).
+    accepted: Option<Instant>,
 }
 
 impl HttpConn {
@@ -146,6 +149,7 @@ impl HttpConn {
         info: ProxySocketAddressInfo,
         config: Arc<ServiceConfig>,
         handle: Arc<WorkerHandle>,
+        accepted: Instant,
         now: Instant,
     ) -> HttpConn {
         HttpConn {
@@ -166,6 +170,7 @@ impl HttpConn {
             write_rate: Meter::default(),
             access: access::Access::default(),
             worker: 0,
+            accepted: Some(accepted),
         }
     }
 
@@ -223,10 +228,11 @@ impl HttpConn {
             }
             Ok(Parsed::Complete(head, len)) => {
                 self.input.consume(len);
-                head
+                (head, len)
             }
         };
-        self.access_begin(&head, cx.now());
+        let (head, len) = head;
+        self.access_begin(&head, len, cx.now());
         if matches!(head.framing, Framing::Length(n) if n > max_body as u64) {
             let to_head = head.method == Method::HEAD;
             return Some(self.reject(error::BODY_TOO_LARGE, to_head));
@@ -303,10 +309,18 @@ impl HttpConn {
     ) {
         let head_request = head.method == Method::HEAD;
         let version = head.version;
+        let size = (self.access.head_len + body.len()) as u64;
+        self.handle.count(|c| c.record(Timed::RequestSize, size));
+        let start = self.handle.counters.as_ref().map(|_| Instant::now());
         let body = Body::from(body)
             .with_info(self.info)
             .with_handle(self.handle.clone());
-        match dispatch::handle(&self.config, head, body, trailers, cx) {
+        let result = dispatch::handle(&self.config, head, body, trailers, cx);
+        if let Some(start) = start {
+            let end = result.as_ref().map_or_else(|_| Instant::now(), |r| r.now);
+            self.handle.count(|c| c.time(Timed::Handler, end - start));
+        }
+        match result {
             Err(reject) => {
                 self.reject(reject, head_request);
             }
@@ -529,6 +543,9 @@ impl EventedConnection for HttpConn {
                 Ok(()) => false,
                 Err(e) => {
                     // A reset, or with TLS a failed handshake or a bad record.
+                    if self.transport.is_handshaking() {
+                        self.handle.count(|c| c.tls_handshake_failed());
+                    }
                     log::debug!(target: TARGET, "{}: {e}; closing", self.info.remote.socket_addr());
                     true
                 }
