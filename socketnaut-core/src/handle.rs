@@ -66,7 +66,7 @@ impl ServiceProxy {
                 let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| acceptor.run()));
                 if let Err(p) = run {
                     log::error!(target: PROXY, "the acceptor panicked: {}", crate::error::panic_message(&*p));
-                    guard.begin_draining();
+                    guard.begin_draining(None);
                     guard.set_lifecycle(Lifecycle::Stopped(Vec::new()));
                 }
             })?;

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::shared::Shared;
 use crate::stats::Stats;
@@ -69,5 +70,12 @@ impl Observer {
     /// True once shutdown has begun.
     pub fn is_draining(&self) -> bool {
         self.shared.is_draining()
+    }
+
+    /// Once shutdown has begun: when the drain ends by force, and connections still open are
+    /// closed (code that holds a connection for long, such as a stream or an upgraded
+    /// connection, should end it politely before then). `None` before the drain.
+    pub fn drain_deadline(&self) -> Option<Instant> {
+        self.shared.drain_deadline()
     }
 }

@@ -43,6 +43,9 @@ pub(crate) struct Shared {
     /// Set once when shutdown begins; read as a hint between requests (the drain message that
     /// follows is the synchronising event).
     draining: AtomicBool,
+    /// When the drain ends by force (set with `draining`; moved earlier by a later, shorter
+    /// shutdown).
+    drain_deadline: Mutex<Option<Instant>>,
     inbox: Inbox,
     lifecycle: Mutex<Lifecycle>,
     changed: Condvar,
@@ -58,6 +61,7 @@ impl Shared {
             local_addr,
             service_name,
             draining: AtomicBool::new(false),
+            drain_deadline: Mutex::new(None),
             inbox,
             lifecycle: Mutex::new(Lifecycle::Starting),
             changed: Condvar::new(),
@@ -93,9 +97,16 @@ impl Shared {
         self.inbox.want_wake();
     }
 
-    pub(crate) fn begin_draining(&self) {
+    /// The drain begins (or its deadline moves earlier): `None` when there is no deadline to
+    /// give (the acceptor died).
+    pub(crate) fn begin_draining(&self, deadline: Option<Instant>) {
+        *self.drain_deadline.lock() = deadline;
         // Relaxed: see the field.
         self.draining.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn drain_deadline(&self) -> Option<Instant> {
+        *self.drain_deadline.lock()
     }
 
     pub(crate) fn is_draining(&self) -> bool {

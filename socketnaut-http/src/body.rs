@@ -10,6 +10,7 @@ use std::sync::Arc;
 use socketnaut_core::{Observer, ProxySocketAddressInfo};
 
 use crate::metrics::{HttpStats, WorkerHandle};
+use crate::takeover::{BodyWriter, Upgraded};
 
 /// A request or response body.
 ///
@@ -29,6 +30,11 @@ pub struct Body {
     handle: Option<Arc<WorkerHandle>>,
 }
 
+/// A push body's writing code (see [`Body::push`]).
+pub(crate) type PushFn = Box<dyn FnOnce(&mut BodyWriter) -> io::Result<()> + Send>;
+/// An upgrade's code (see [`Body::upgrade`]).
+pub(crate) type UpgradeFn = Box<dyn FnOnce(&mut Upgraded) -> io::Result<()> + Send>;
+
 #[derive(Default)]
 enum Inner {
     #[default]
@@ -36,6 +42,8 @@ enum Inner {
     Static(&'static [u8]),
     Bytes(Vec<u8>),
     Reader(Box<dyn Read + Send>),
+    Push(PushFn),
+    Upgrade(UpgradeFn),
 }
 
 impl Body {
@@ -49,6 +57,59 @@ impl Body {
     /// closed, so the client sees a truncated message rather than a wrong one).
     pub fn from_reader<R: Read + Send + 'static>(reader: R) -> Body {
         Inner::Reader(Box::new(reader)).into()
+    }
+
+    /// A body the server pulls from nobody: once the response head is on the wire, `write`
+    /// runs on the worker thread with a [`BodyWriter`], and what it writes goes to the client
+    /// (chunked to HTTP/1.1 clients, close-delimited to HTTP/1.0 ones), each
+    /// [`flush`](std::io::Write::flush) putting the bytes written so far on the wire at once:
+    /// server-sent events, progress streams, long polls. A client that does not read blocks
+    /// the writer (backpressure), and one that reads nothing for the write timeout fails it
+    /// with `TimedOut`. Returning `Ok` ends the body (and the connection serves its next
+    /// request); an `Err`, or a panic, cuts it (the connection is closed, so the client sees a
+    /// truncated message). Not run for a response that has no content (`HEAD`, 204, 304).
+    ///
+    /// The call is a long callback: it costs this thread while it runs, and the worker's other
+    /// connections move to other workers. See [`BodyWriter::is_draining`] to end politely
+    /// when the service shuts down.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use socketnaut_http::{Body, Response};
+    ///
+    /// let events = Response::builder()
+    ///     .header("content-type", "text/event-stream")
+    ///     .body(Body::push(|w| {
+    ///         for i in 0..3 {
+    ///             write!(w, "data: {i}\n\n")?;
+    ///             w.flush()?;
+    ///         }
+    ///         Ok(())
+    ///     }))
+    ///     .unwrap();
+    /// # let _ = events;
+    /// ```
+    pub fn push<F>(write: F) -> Body
+    where
+        F: FnOnce(&mut BodyWriter) -> io::Result<()> + Send + 'static,
+    {
+        Inner::Push(Box::new(write)).into()
+    }
+
+    /// The body of a `101 Switching Protocols` response: once the head is on the wire, `run`
+    /// gets the connection, as an [`Upgraded`] stream (plain TCP or TLS, with any bytes the
+    /// client sent after its request), to speak the new protocol on the worker thread; the
+    /// connection closes when it returns. The request must have asked for it (HTTP/1.1,
+    /// `Connection: upgrade` and an `Upgrade` field) and the response must be a 101 naming
+    /// the protocol in its own `Upgrade` field; otherwise the server answers 500. The server
+    /// adds `Connection: upgrade`.
+    ///
+    /// Like [`push`](Self::push), a long callback on this thread; see `examples/websocket.rs`.
+    pub fn upgrade<F>(run: F) -> Body
+    where
+        F: FnOnce(&mut Upgraded) -> io::Result<()> + Send + 'static,
+    {
+        Inner::Upgrade(Box::new(run)).into()
     }
 
     /// A body of static bytes, sent without copying them first.
@@ -99,7 +160,7 @@ impl Body {
             Inner::Empty => Some(0),
             Inner::Static(b) => Some(b.len()),
             Inner::Bytes(b) => Some(b.len()),
-            Inner::Reader(_) => None,
+            Inner::Reader(_) | Inner::Push(_) | Inner::Upgrade(_) => None,
         }
     }
 
@@ -123,6 +184,10 @@ impl Body {
                 r.read_to_end(&mut v)?;
                 Ok(v)
             }
+            Inner::Push(_) | Inner::Upgrade(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a push or upgrade body has no bytes to read",
+            )),
         }
     }
 
@@ -132,6 +197,8 @@ impl Body {
             Inner::Static(b) => Kind::Static(b),
             Inner::Bytes(b) => Kind::Bytes(b),
             Inner::Reader(r) => Kind::Reader(r),
+            Inner::Push(f) => Kind::Push(f),
+            Inner::Upgrade(f) => Kind::Upgrade(f),
         }
     }
 }
@@ -151,6 +218,8 @@ pub(crate) enum Kind {
     Static(&'static [u8]),
     Bytes(Vec<u8>),
     Reader(Box<dyn Read + Send>),
+    Push(PushFn),
+    Upgrade(UpgradeFn),
 }
 
 impl Kind {
@@ -158,7 +227,7 @@ impl Kind {
         match self {
             Kind::Static(b) => Some(b),
             Kind::Bytes(b) => Some(b),
-            Kind::Reader(_) => None,
+            Kind::Reader(_) | Kind::Push(_) | Kind::Upgrade(_) => None,
         }
     }
 }
@@ -170,6 +239,8 @@ impl fmt::Debug for Body {
             Inner::Static(b) => write!(f, "Body::Static({} bytes)", b.len()),
             Inner::Bytes(b) => write!(f, "Body::Bytes({} bytes)", b.len()),
             Inner::Reader(_) => f.write_str("Body::Reader"),
+            Inner::Push(_) => f.write_str("Body::Push"),
+            Inner::Upgrade(_) => f.write_str("Body::Upgrade"),
         }
     }
 }
@@ -221,6 +292,7 @@ impl Read for Body {
                 Ok(n)
             }
             Inner::Reader(r) => r.read(buf),
+            Inner::Push(_) | Inner::Upgrade(_) => Ok(0),
         }
     }
 }

@@ -5,14 +5,14 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
-use http::Method;
+use http::{header, Method, StatusCode, Version};
 use socketnaut_core::ConnContext;
 
 use crate::body::{Body, Kind, Trailers};
 use crate::config::ServiceConfig;
 use crate::error::{self, Reject};
 use crate::parse::Head;
-use crate::response::{self, Exchange, Plan, Shape};
+use crate::response::{self, BodyFraming, Exchange, Plan, Shape};
 use crate::TARGET;
 
 /// A handler's response, ready to be written.
@@ -33,6 +33,7 @@ pub(crate) fn handle(
     trailers: Option<http::HeaderMap>,
     cx: &ConnContext<'_>,
 ) -> Result<Reply, Reject> {
+    let upgrade_asked = asks_upgrade(&head);
     let mut exchange = Exchange {
         head_request: head.method == Method::HEAD,
         version: head.version,
@@ -49,11 +50,7 @@ pub(crate) fn handle(
     }
     let handler = &config.handler;
     let response = catch_unwind(AssertUnwindSafe(|| handler.call(req))).map_err(|p| {
-        let msg = p
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| p.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
+        let msg = error::panic_text(&*p);
         cx.agent().count_panic();
         log::error!(target: TARGET, "handler panicked: {msg}; answering 500 and closing");
         error::INTERNAL
@@ -63,11 +60,14 @@ pub(crate) fn handle(
     // still ends this connection with this response.
     exchange.draining = cx.is_draining();
     let (parts, body) = response.into_parts();
+    let body = body.into_kind();
+    if let Kind::Upgrade(_) = body {
+        return upgrade(parts, body, upgrade_asked, now);
+    }
     if parts.status.is_informational() {
         log::error!(target: TARGET, "handler answered {}, which is not a final response; answering 500", parts.status);
         return Err(error::INTERNAL);
     }
-    let body = body.into_kind();
     let shape = body
         .bytes()
         .map_or(Shape::Unknown, |b| Shape::Known(b.len()));
@@ -78,4 +78,48 @@ pub(crate) fn handle(
         plan,
         now,
     })
+}
+
+/// Whether the request may be upgraded (RFC 9110 §7.8): HTTP/1.1, an `Upgrade` field, and
+/// `upgrade` among the `Connection` options.
+fn asks_upgrade(head: &Head) -> bool {
+    head.version == Version::HTTP_11
+        && head.headers.contains_key(header::UPGRADE)
+        && head
+            .headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+}
+
+/// A handler's upgrade: only a 101 naming its protocol, to a request that asked for one.
+fn upgrade(
+    parts: http::response::Parts,
+    body: Kind,
+    asked: bool,
+    now: Instant,
+) -> Result<Reply, Reject> {
+    let why = if parts.status != StatusCode::SWITCHING_PROTOCOLS {
+        "an upgrade body needs the status 101"
+    } else if !parts.headers.contains_key(header::UPGRADE) {
+        "a 101 needs an Upgrade field naming the protocol"
+    } else if !asked {
+        "the request did not ask for an upgrade (HTTP/1.1, Connection: upgrade, Upgrade)"
+    } else {
+        let plan = Plan {
+            framing: BodyFraming::None,
+            send_body: true,
+            keep_alive: true,
+        };
+        return Ok(Reply {
+            parts,
+            body,
+            plan,
+            now,
+        });
+    };
+    log::error!(target: TARGET, "handler answered {} with an upgrade body, but {why}; answering 500", parts.status);
+    Err(error::INTERNAL)
 }

@@ -44,3 +44,12 @@ pub(crate) const TIMEOUT: Reject =
 /// every rejection here, closes: the client may already be sending tunnel bytes).
 pub(crate) const CONNECT: Reject =
     Reject::new(StatusCode::NOT_IMPLEMENTED, "CONNECT is not supported");
+
+/// A panic's message, when it has one.
+pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}

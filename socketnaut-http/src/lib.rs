@@ -44,7 +44,11 @@ mod parse;
 mod rate;
 mod response;
 mod service;
+mod takeover;
 mod transport;
+#[cfg(feature = "websocket")]
+pub mod websocket;
+mod wire;
 
 pub use body::{Body, Trailers};
 pub use config::{Limits, Timeouts};
@@ -61,6 +65,7 @@ pub use rate::MinDataRate;
 /// The `rustls` crate, re-exported for [`Http::tls`]'s configuration.
 pub use rustls;
 pub use service::{Http, HttpServer};
+pub use takeover::{BodyWriter, Upgraded};
 
 /// Entry points for the workspace's benches. Not part of the public API: no stability promise.
 #[doc(hidden)]

@@ -176,7 +176,9 @@ pub(crate) fn write_head(
         BodyFraming::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
         BodyFraming::None => {}
     }
-    if !keep_alive {
+    if status == StatusCode::SWITCHING_PROTOCOLS {
+        out.extend_from_slice(b"connection: upgrade\r\n");
+    } else if !keep_alive {
         out.extend_from_slice(b"connection: close\r\n");
     } else if request_version == Version::HTTP_10 {
         out.extend_from_slice(b"connection: keep-alive\r\n");

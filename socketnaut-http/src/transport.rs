@@ -26,6 +26,13 @@ use socketnaut_core::mio::net::TcpStream;
 pub(crate) enum Transport {
     Plain(TcpStream),
     Tls(Box<Tls>),
+    /// Lent to a [`Wire`](crate::wire::Wire) for a call into user code: the connection's
+    /// callback is running it, so nothing asks for the socket until it is back.
+    Lent,
+}
+
+fn lent() -> io::Error {
+    io::Error::other("the connection's transport is lent to a handler")
 }
 
 pub(crate) struct Tls {
@@ -48,14 +55,20 @@ impl Transport {
         match self {
             Transport::Plain(s) => s,
             Transport::Tls(t) => &mut t.socket,
+            Transport::Lent => panic!("the connection's socket is lent to a handler"),
         }
+    }
+
+    /// The transport, leaving `Lent` in its place.
+    pub(crate) fn lend(&mut self) -> Transport {
+        std::mem::replace(self, Transport::Lent)
     }
 
     /// Whether a read shorter than the buffer proves the socket drained. True for a plain
     /// socket; with TLS one record may be decrypted while more wait in the socket, so reads go
     /// on to `WouldBlock` (the socket is edge-triggered).
     pub(crate) fn short_read_drains(&self) -> bool {
-        matches!(self, Transport::Plain(_))
+        !matches!(self, Transport::Tls(_))
     }
 
     /// Plaintext from the peer.
@@ -63,6 +76,7 @@ impl Transport {
         match self {
             Transport::Plain(s) => s.read(buf),
             Transport::Tls(t) => t.read(buf),
+            Transport::Lent => Err(lent()),
         }
     }
 
@@ -72,6 +86,7 @@ impl Transport {
         match self {
             Transport::Plain(s) => s.write(buf),
             Transport::Tls(t) => t.write(buf),
+            Transport::Lent => Err(lent()),
         }
     }
 
@@ -79,7 +94,7 @@ impl Transport {
     /// as the socket takes it.
     pub(crate) fn flush(&mut self) -> io::Result<()> {
         match self {
-            Transport::Plain(_) => Ok(()),
+            Transport::Plain(_) | Transport::Lent => Ok(()),
             Transport::Tls(t) => t.write_tls(),
         }
     }
@@ -88,7 +103,7 @@ impl Transport {
     /// handshake).
     pub(crate) fn is_handshaking(&self) -> bool {
         match self {
-            Transport::Plain(_) => false,
+            Transport::Plain(_) | Transport::Lent => false,
             Transport::Tls(t) => t.session.is_handshaking(),
         }
     }
@@ -96,7 +111,7 @@ impl Transport {
     /// Output accepted by `write` but not yet on the socket.
     pub(crate) fn has_buffered_output(&self) -> bool {
         match self {
-            Transport::Plain(_) => false,
+            Transport::Plain(_) | Transport::Lent => false,
             Transport::Tls(t) => t.session.wants_write(),
         }
     }
@@ -104,7 +119,11 @@ impl Transport {
     /// Ends our side: with TLS a `close_notify` alert first (best effort).
     pub(crate) fn shutdown_write(&mut self) {
         self.close_notify();
-        let _ = self.socket().shutdown(std::net::Shutdown::Write);
+        if let Transport::Plain(s) = self {
+            let _ = s.shutdown(std::net::Shutdown::Write);
+        } else if let Transport::Tls(t) = self {
+            let _ = t.socket.shutdown(std::net::Shutdown::Write);
+        }
     }
 
     /// Before a close: with TLS, a `close_notify` alert (best effort), so the peer can tell

@@ -11,55 +11,13 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::tls::{client_config, pki, server_config, Pki};
 use common::{app, random_bytes, server};
 use socketnaut_core::ServiceProxy;
 use socketnaut_http::rustls;
 use socketnaut_http::{Http, RequestExt};
 
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-
-struct Pki {
-    cert: CertificateDer<'static>,
-    key: Vec<u8>,
-    pem: String,
-}
-
-fn pki() -> Pki {
-    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
-    Pki {
-        cert: made.cert.der().clone(),
-        key: made.signing_key.serialize_der(),
-        pem: made.cert.pem(),
-    }
-}
-
-fn server_config(pki: &Pki) -> Arc<rustls::ServerConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![pki.cert.clone()],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.key.clone())),
-        )
-        .expect("server config");
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Arc::new(config)
-}
-
-fn client_config(pki: &Pki) -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(pki.cert.clone()).expect("root");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Arc::new(
-        rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    )
-}
+use rustls::pki_types::ServerName;
 
 fn https_server(pki: &Pki, http: Http) -> ServiceProxy {
     server(http.tls(server_config(pki)))

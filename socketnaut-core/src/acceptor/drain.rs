@@ -56,6 +56,7 @@ impl Acceptor {
     pub(super) fn begin_shutdown(&mut self, deadline: Instant) {
         if let Some(drain) = &mut self.drain {
             drain.deadline = drain.deadline.min(deadline);
+            self.shared.begin_draining(Some(drain.deadline));
             return;
         }
         self.drain = Some(Drain {
@@ -63,7 +64,7 @@ impl Acceptor {
             forced_at: None,
             reports: Vec::new(),
         });
-        self.shared.begin_draining();
+        self.shared.begin_draining(Some(deadline));
         self.listen.close(&self.poll);
         log::info!(target: PROXY, "shutting down: listener closed, draining {} workers", self.pool.len());
         let waiting = self.pending.len();

@@ -44,6 +44,7 @@
 
 mod access;
 mod bytes;
+mod takeover;
 mod timers;
 
 use std::io::{self, Read};
@@ -324,12 +325,12 @@ impl HttpConn {
             Err(reject) => {
                 self.reject(reject, head_request);
             }
-            Ok(reply) => self.queue(reply, version),
+            Ok(reply) => self.queue(reply, version, cx),
         }
     }
 
     /// Queues a handler's response as its plan says.
-    fn queue(&mut self, reply: Reply, version: Version) {
+    fn queue(&mut self, reply: Reply, version: Version, cx: &ConnContext<'_>) {
         let Reply {
             parts,
             body,
@@ -349,6 +350,11 @@ impl HttpConn {
         let mut sent = 0;
         if plan.send_body {
             match body {
+                Kind::Push(write) => {
+                    let framing = (plan.framing == BodyFraming::Chunked, plan.keep_alive);
+                    return self.run_push(write, parts.status, framing, cx);
+                }
+                Kind::Upgrade(run) => return self.run_upgrade(run, parts.status, cx),
                 Kind::Reader(reader) => {
                     self.access.stream_status = Some(parts.status);
                     self.state = State::Stream {

@@ -1,6 +1,8 @@
 //! A test application and a raw HTTP/1.1 client that reads responses exactly as framed.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod tls;
+
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;

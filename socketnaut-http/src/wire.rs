@@ -1,0 +1,178 @@
+//! Blocking I/O on a connection's socket, for the handlers that hold their connection for long:
+//! a push body ([`BodyWriter`](crate::BodyWriter)), an upgraded connection
+//! ([`Upgraded`](crate::Upgraded)) and a streamed request body.
+//!
+//! The connection lends its transport (plain or TLS) and the bytes it has read but not parsed
+//! to a [`Wire`] for the length of one call into user code, and takes them back after it. The
+//! socket stays non-blocking and registered with the worker; a read or write that would block
+//! waits in `poll(2)` on the socket alone, in slices of at most [`SLICE`], so that between
+//! slices it can see:
+//! - the timeout: no progress for `read_timeout` (reads) or `write_timeout` (writes) fails
+//!   the call with `TimedOut` (a client that stopped reading blocks a writer, then ends it);
+//! - the drain: once the proxy drains, the first read that would wait returns `WouldBlock`
+//!   (once), so a loop blocked in `read` (a WebSocket's) learns of it and can end politely;
+//! - the drain's deadline: past it, every call fails with `TimedOut` and the connection is
+//!   closed when the user's code returns (the worker cannot close a connection whose callback
+//!   is running).
+//!
+//! A thread blocked here is in the kernel's sleeping state, so the pool's monitor moves the
+//! worker's other connections away within `busy_threshold`: holding a connection costs one
+//! thread and delays nobody.
+
+use std::io;
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use socketnaut_core::Observer;
+
+use crate::buf::ReadBuf;
+use crate::transport::Transport;
+
+/// The longest wait between looks at the drain state.
+pub(crate) const SLICE: Duration = Duration::from_millis(50);
+
+/// A connection's transport and unparsed input, lent for one call into user code.
+pub(crate) struct Wire {
+    pub(crate) transport: Transport,
+    pub(crate) input: ReadBuf,
+    pub(crate) observer: Option<Observer>,
+    pub(crate) read_timeout: Duration,
+    pub(crate) write_timeout: Duration,
+    /// The drain was reported by a `WouldBlock` already.
+    drain_told: bool,
+    /// Whether a read that would wait reports the drain (see the module docs).
+    pub(crate) wake_on_drain: bool,
+}
+
+fn timed_out(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, what.to_owned())
+}
+
+impl Wire {
+    pub(crate) fn new(transport: Transport, input: ReadBuf, observer: Option<Observer>) -> Wire {
+        Wire {
+            transport,
+            input,
+            observer,
+            read_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
+            drain_told: false,
+            wake_on_drain: true,
+        }
+    }
+
+    pub(crate) fn is_draining(&self) -> bool {
+        self.observer.as_ref().is_some_and(Observer::is_draining)
+    }
+
+    pub(crate) fn drain_deadline(&self) -> Option<Instant> {
+        self.observer.as_ref().and_then(Observer::drain_deadline)
+    }
+
+    /// `Err(TimedOut)` once the drain's deadline has passed.
+    fn check_deadline(&self, now: Instant) -> io::Result<()> {
+        match self.drain_deadline() {
+            Some(d) if now >= d => Err(timed_out("the service's drain deadline passed")),
+            _ => Ok(()),
+        }
+    }
+
+    /// Waits until the socket is ready for `flags`, for at most one slice and `until`.
+    fn wait(&mut self, flags: PollFlags, until: Instant) -> io::Result<()> {
+        let now = Instant::now();
+        let slice = until.saturating_duration_since(now).min(SLICE);
+        let ms = u16::try_from(slice.as_millis().max(1)).unwrap_or(u16::MAX);
+        let socket = self.transport.socket();
+        let mut fds = [PollFd::new(socket.as_fd(), flags)];
+        match poll(&mut fds, PollTimeout::from(ms)) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => Ok(()),
+            Err(e) => Err(io::Error::from(e)),
+        }
+    }
+
+    /// Reads what has arrived, first any bytes read before the lending; blocks (see the module
+    /// docs) while nothing has.
+    pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if !self.input.is_empty() {
+            let n = buf.len().min(self.input.len());
+            buf[..n].copy_from_slice(&self.input.bytes()[..n]);
+            self.input.consume(n);
+            return Ok(n);
+        }
+        let until = Instant::now() + self.read_timeout;
+        loop {
+            let now = Instant::now();
+            self.check_deadline(now)?;
+            match self.transport.read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            if self.wake_on_drain && !self.drain_told && self.is_draining() {
+                self.drain_told = true;
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    "the service is draining",
+                ));
+            }
+            if now >= until {
+                return Err(timed_out("no bytes from the peer within the read timeout"));
+            }
+            self.wait(PollFlags::POLLIN, until)?;
+        }
+    }
+
+    /// Writes some of `buf`, blocking while the socket takes nothing.
+    pub(crate) fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let until = Instant::now() + self.write_timeout;
+        loop {
+            let now = Instant::now();
+            self.check_deadline(now)?;
+            match self.transport.write(buf) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            if now >= until {
+                return Err(timed_out("the peer read nothing within the write timeout"));
+            }
+            self.wait(PollFlags::POLLOUT, until)?;
+        }
+    }
+
+    /// Writes all of `buf`.
+    pub(crate) fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            let n = self.write(buf)?;
+            buf = &buf[n..];
+        }
+        Ok(())
+    }
+
+    /// Until everything written is on the socket (with TLS, the session's records too).
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
+        let until = Instant::now() + self.write_timeout;
+        loop {
+            self.transport.flush()?;
+            if !self.transport.has_buffered_output() {
+                return Ok(());
+            }
+            let now = Instant::now();
+            self.check_deadline(now)?;
+            if now >= until {
+                return Err(timed_out("the peer read nothing within the write timeout"));
+            }
+            self.wait(PollFlags::POLLOUT, until)?;
+        }
+    }
+}
