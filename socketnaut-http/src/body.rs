@@ -75,9 +75,9 @@ impl Body {
     ///
     /// ```
     /// use std::io::Write;
-    /// use socketnaut_http::{Body, Response};
+    /// use socketnaut_http::{http, Body, Response};
     ///
-    /// let events = Response::builder()
+    /// let events: Response = http::Response::builder()
     ///     .header("content-type", "text/event-stream")
     ///     .body(Body::push(|w| {
     ///         for i in 0..3 {
