@@ -10,12 +10,14 @@ use std::sync::Arc;
 use socketnaut_core::{Observer, ProxySocketAddressInfo};
 
 use crate::metrics::{HttpStats, WorkerHandle};
+use crate::stream::{self, Slot};
 use crate::takeover::{BodyWriter, Upgraded};
 
 /// A request or response body.
 ///
-/// Request bodies are always in memory (read fully, within `max_body`, before the handler
-/// runs). A response body can be bytes (sent with `Content-Length`) or a reader of unknown
+/// Request bodies are in memory (read fully, within `max_body`, before the handler runs), or,
+/// with [`Http::stream_request_bodies`](crate::Http::stream_request_bodies), read from the
+/// connection as the handler reads them ([`Read`], [`set_limit`](Self::set_limit)). A response body can be bytes (sent with `Content-Length`) or a reader of unknown
 /// length (sent chunked to HTTP/1.1 clients, and delimited by closing the connection for
 /// HTTP/1.0 ones).
 #[derive(Default)]
@@ -44,6 +46,12 @@ enum Inner {
     Reader(Box<dyn Read + Send>),
     Push(PushFn),
     Upgrade(UpgradeFn),
+    /// A request body read from the connection as the handler reads it.
+    Stream(Slot),
+}
+
+fn gone() -> io::Error {
+    io::Error::other("a streamed request body can only be read while its handler runs")
 }
 
 impl Body {
@@ -117,6 +125,35 @@ impl Body {
         Inner::Static(bytes).into()
     }
 
+    pub(crate) fn streamed(slot: Slot) -> Body {
+        Inner::Stream(slot).into()
+    }
+
+    /// For a streamed request body
+    /// ([`Http::stream_request_bodies`](crate::Http::stream_request_bodies)): the most this
+    /// handler accepts of it (until set, [`Limits::max_body`](crate::Limits::max_body)). A
+    /// body whose `Content-Length` is over it fails its first read, before the client is told
+    /// to send it (`100 Continue`); a chunked one fails the read that goes over it. Reads
+    /// fail with `InvalidData` then; answer 413 (the server closes the connection after it).
+    /// No effect on other bodies (a buffered request body was read whole under
+    /// `Limits::max_body`).
+    pub fn set_limit(&mut self, bytes: u64) {
+        if let Inner::Stream(slot) = &self.inner {
+            if let Some(source) = stream::lock(slot).as_mut() {
+                source.set_limit(bytes);
+            }
+        }
+    }
+
+    /// The trailer fields of a streamed chunked request body, once it was read to its end.
+    /// (For buffered bodies they are the request's [`Trailers`] extension.)
+    pub fn trailers(&self) -> Option<HeaderMap> {
+        match &self.inner {
+            Inner::Stream(slot) => stream::lock(slot).as_ref()?.trailers().cloned(),
+            _ => None,
+        }
+    }
+
     pub(crate) fn with_handle(mut self, handle: Arc<WorkerHandle>) -> Body {
         self.handle = Some(handle);
         self
@@ -160,7 +197,7 @@ impl Body {
             Inner::Empty => Some(0),
             Inner::Static(b) => Some(b.len()),
             Inner::Bytes(b) => Some(b.len()),
-            Inner::Reader(_) | Inner::Push(_) | Inner::Upgrade(_) => None,
+            Inner::Reader(_) | Inner::Push(_) | Inner::Upgrade(_) | Inner::Stream(_) => None,
         }
     }
 
@@ -184,6 +221,11 @@ impl Body {
                 r.read_to_end(&mut v)?;
                 Ok(v)
             }
+            Inner::Stream(slot) => {
+                let mut v = Vec::new();
+                Body::streamed(slot).read_to_end(&mut v)?;
+                Ok(v)
+            }
             Inner::Push(_) | Inner::Upgrade(_) => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "a push or upgrade body has no bytes to read",
@@ -199,6 +241,8 @@ impl Body {
             Inner::Reader(r) => Kind::Reader(r),
             Inner::Push(f) => Kind::Push(f),
             Inner::Upgrade(f) => Kind::Upgrade(f),
+            // A request body returned as a response body: it can no longer be read.
+            Inner::Stream(_) => Kind::Reader(Box::new(io::Cursor::new(Vec::new()))),
         }
     }
 }
@@ -241,6 +285,7 @@ impl fmt::Debug for Body {
             Inner::Reader(_) => f.write_str("Body::Reader"),
             Inner::Push(_) => f.write_str("Body::Push"),
             Inner::Upgrade(_) => f.write_str("Body::Upgrade"),
+            Inner::Stream(_) => f.write_str("Body::Stream"),
         }
     }
 }
@@ -293,6 +338,10 @@ impl Read for Body {
             }
             Inner::Reader(r) => r.read(buf),
             Inner::Push(_) | Inner::Upgrade(_) => Ok(0),
+            Inner::Stream(slot) => match stream::lock(slot).as_mut() {
+                Some(source) => source.read(buf),
+                None => Err(gone()),
+            },
         }
     }
 }

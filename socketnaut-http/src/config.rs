@@ -87,6 +87,8 @@ pub(crate) struct ServiceConfig {
     pub(crate) limits: Limits,
     pub(crate) timeouts: Timeouts,
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
+    /// Request bodies are streamed to the handler (see `stream`).
+    pub(crate) stream_bodies: bool,
 }
 
 impl ServiceConfig {

@@ -6,7 +6,17 @@ use http::HeaderMap;
 
 use crate::error::{self, Reject};
 use crate::grammar;
-use crate::parse::Framing;
+
+/// How the request body is delimited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// No body.
+    Empty,
+    /// Exactly this many bytes.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+}
 
 /// Decodes a request body from the bytes after the head.
 #[derive(Debug)]

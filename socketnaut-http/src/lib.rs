@@ -44,6 +44,7 @@ mod parse;
 mod rate;
 mod response;
 mod service;
+mod stream;
 mod takeover;
 mod transport;
 #[cfg(feature = "websocket")]

@@ -10,22 +10,12 @@ use std::mem::MaybeUninit;
 use bytes::Bytes;
 
 use crate::config::Limits;
+use crate::decode::Framing;
 use crate::error::{self, Reject};
 use crate::grammar::{self, TargetForm};
 
 /// Header slots kept on the stack; larger `max_headers` limits use the heap.
 const STACK_HEADERS: usize = 128;
-
-/// How the request body is delimited.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Framing {
-    /// No body.
-    Empty,
-    /// Exactly this many bytes.
-    Length(u64),
-    /// `Transfer-Encoding: chunked`.
-    Chunked,
-}
 
 /// A parsed, validated request head.
 #[derive(Debug)]

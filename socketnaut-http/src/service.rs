@@ -43,6 +43,7 @@ impl Http {
                 limits: Limits::default(),
                 timeouts: Timeouts::default(),
                 tls: None,
+                stream_bodies: false,
             },
         }
     }
@@ -131,6 +132,22 @@ impl Http {
     /// is close to nginx's `combined`). Default is none.
     pub fn access_log(mut self, format: Option<AccessFormat>) -> Http {
         self.config.access_log = format;
+        self
+    }
+
+    /// Whether handlers get request bodies as they arrive: the handler runs once the head is
+    /// in, and its request's [`Body`](crate::Body) reads from the connection as the handler
+    /// reads it ([`std::io::Read`]), under a limit the handler picks per request
+    /// ([`Body::set_limit`](crate::Body::set_limit); until then `Limits::max_body`), with
+    /// `100 Continue` sent on the first read. Memory per upload is one buffer, whatever the
+    /// body's size. A handler reading a large body is a long callback: the worker's other
+    /// connections move away while it runs. An unread remainder up to 1 MiB is read and
+    /// dropped after the handler; beyond that (or when the client was never told to send it)
+    /// the connection closes after the response. Reads wait for the client for the body
+    /// timeout (the minimum body rate applies to buffered bodies only). Default is off (bodies
+    /// are read whole, under `Limits::max_body`, before the handler runs).
+    pub fn stream_request_bodies(mut self, on: bool) -> Http {
+        self.config.stream_bodies = on;
         self
     }
 

@@ -127,6 +127,29 @@ impl Wire {
         }
     }
 
+    /// Reads more from the socket into `input` (blocking as `read` does); `Ok(0)` at the
+    /// peer's end.
+    pub(crate) fn fill(&mut self) -> io::Result<usize> {
+        let until = Instant::now() + self.read_timeout;
+        loop {
+            let now = Instant::now();
+            self.check_deadline(now)?;
+            match self.transport.read(self.input.spare()) {
+                Ok(n) => {
+                    self.input.commit(n);
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            if now >= until {
+                return Err(timed_out("no bytes from the peer within the read timeout"));
+            }
+            self.wait(PollFlags::POLLIN, until)?;
+        }
+    }
+
     /// Writes some of `buf`, blocking while the socket takes nothing.
     pub(crate) fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if buf.is_empty() {

@@ -57,11 +57,11 @@ use socketnaut_core::{ConnContext, ConnEvent, EventedConnection, ProxySocketAddr
 use crate::body::{Body, Kind};
 use crate::buf::ReadBuf;
 use crate::config::ServiceConfig;
-use crate::decode::Decoder;
+use crate::decode::{Decoder, Framing};
 use crate::dispatch::{self, Reply};
 use crate::error::{self, Reject};
 use crate::metrics::{Timed, WorkerHandle};
-use crate::parse::{parse_head, Framing, Head, Parsed};
+use crate::parse::{parse_head, Head, Parsed};
 use crate::rate::Meter;
 use crate::response::{write_chunk, write_head, BodyFraming};
 use crate::transport::Transport;
@@ -234,15 +234,21 @@ impl HttpConn {
         };
         let (head, len) = head;
         self.access_begin(&head, len, cx.now());
-        if matches!(head.framing, Framing::Length(n) if n > max_body as u64) {
+        // A streamed body's limit and `100 Continue` are the handler's (see `stream`).
+        let streamed = self.config.stream_bodies && head.framing != Framing::Empty;
+        if !streamed && matches!(head.framing, Framing::Length(n) if n > max_body as u64) {
             let to_head = head.method == Method::HEAD;
             return Some(self.reject(error::BODY_TOO_LARGE, to_head));
         }
-        if head.expect_continue && head.framing != Framing::Empty && self.input.is_empty() {
+        if !streamed
+            && head.expect_continue
+            && head.framing != Framing::Empty
+            && self.input.is_empty()
+        {
             self.out()
                 .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
         }
-        if head.framing == Framing::Empty {
+        if head.framing == Framing::Empty || streamed {
             // No body to wait for: straight to the handler, without parking the head in
             // `State::Body` first.
             self.dispatch(head, Vec::new(), None, cx);
@@ -310,22 +316,39 @@ impl HttpConn {
     ) {
         let head_request = head.method == Method::HEAD;
         let version = head.version;
-        let size = (self.access.head_len + body.len()) as u64;
-        self.handle.count(|c| c.record(Timed::RequestSize, size));
+        let slot = (self.config.stream_bodies && head.framing != Framing::Empty)
+            .then(|| self.lend_source(&head));
+        let mut size = (self.access.head_len + body.len()) as u64;
         let start = self.handle.counters.as_ref().map(|_| Instant::now());
-        let body = Body::from(body)
-            .with_info(self.info)
-            .with_handle(self.handle.clone());
+        let body = match &slot {
+            Some(slot) => Body::streamed(slot.clone()),
+            None => Body::from(body),
+        };
+        let body = body.with_info(self.info).with_handle(self.handle.clone());
         let result = dispatch::handle(&self.config, head, body, trailers, cx);
         if let Some(start) = start {
             let end = result.as_ref().map_or_else(|_| Instant::now(), |r| r.now);
             self.handle.count(|c| c.time(Timed::Handler, end - start));
         }
+        // A streamed body's connection comes back first, whatever the handler did.
+        let keep = slot.map(|slot| {
+            let (keep, read) = self.take_back_source(&slot);
+            size += read;
+            keep
+        });
+        self.handle.count(|c| c.record(Timed::RequestSize, size));
         match result {
             Err(reject) => {
                 self.reject(reject, head_request);
             }
-            Ok(reply) => self.queue(reply, version, cx),
+            Ok(mut reply) => {
+                if keep == Some(false) {
+                    // The rest of the body is unread: close after the response.
+                    reply.plan.keep_alive = false;
+                    self.unread_request_bytes = true;
+                }
+                self.queue(reply, version, cx)
+            }
         }
     }
 

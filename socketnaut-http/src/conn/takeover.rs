@@ -1,10 +1,12 @@
-//! The connection's side of push bodies and upgrades: the queued output (the response head,
-//! and any responses before it) goes out through the lent transport (`crate::wire`), then the
-//! user's code runs with it, then the connection takes it back and goes on (after a push body
-//! that ended well) or closes (after an upgrade, or a push body cut short).
+//! The connection's side of the handlers that hold it: push bodies and upgrades (the queued
+//! output — the response head, and any responses before it — goes out through the lent
+//! transport, `crate::wire`, then the user's code runs with it, then the connection takes it
+//! back and goes on after a push body that ended well, or closes after an upgrade or a push
+//! body cut short), and streamed request bodies (lent for the handler's call, `crate::stream`).
 
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use http::StatusCode;
@@ -12,6 +14,9 @@ use socketnaut_core::ConnContext;
 
 use super::{HttpConn, State};
 use crate::body::{PushFn, UpgradeFn};
+use crate::decode::{Decoder, Framing};
+use crate::parse::Head;
+use crate::stream::{self, Slot, Source};
 use crate::takeover::{BodyWriter, Upgraded};
 use crate::wire::Wire;
 use crate::TARGET;
@@ -32,7 +37,7 @@ fn run_user(
 
 impl HttpConn {
     /// The transport and the unparsed input, lent for a call into user code.
-    fn lend(&mut self) -> Wire {
+    pub(super) fn lend(&mut self) -> Wire {
         let observer = Some(self.handle.observer.clone());
         let input = std::mem::take(&mut self.input);
         let mut wire = Wire::new(self.transport.lend(), input, observer);
@@ -41,7 +46,7 @@ impl HttpConn {
         wire
     }
 
-    fn restore(&mut self, wire: Wire) {
+    pub(super) fn restore(&mut self, wire: Wire) {
         self.transport = wire.transport;
         self.input = wire.input;
     }
@@ -119,5 +124,35 @@ impl HttpConn {
         } else {
             State::Closing
         };
+    }
+}
+
+impl HttpConn {
+    /// A streamed request body's source: the lent transport, and the body's framing.
+    pub(super) fn lend_source(&mut self, head: &Head) -> Slot {
+        let owe_continue = head.expect_continue && self.input.is_empty();
+        let length = match head.framing {
+            Framing::Length(n) => Some(n),
+            _ => None,
+        };
+        let mut wire = self.lend();
+        wire.wake_on_drain = false;
+        let limits = &self.config.limits;
+        let decoder = Decoder::new(head.framing, limits.max_chunk_metadata);
+        let source = Source::new(wire, decoder, length, limits.max_body as u64, owe_continue);
+        Arc::new(Mutex::new(Some(source)))
+    }
+
+    /// After the handler: the transport back, what is left of the body dropped if it is
+    /// short. Returns whether the connection can go on, and the body bytes read.
+    pub(super) fn take_back_source(&mut self, slot: &Slot) -> (bool, u64) {
+        let mut source = stream::lock(slot)
+            .take()
+            .expect("only the connection takes it");
+        let keep = source.discard_rest();
+        let read = source.delivered();
+        self.restore(source.wire);
+        self.progress = Instant::now();
+        (keep, read)
     }
 }
