@@ -63,7 +63,7 @@ const HISTOGRAMS: [(&str, &str, &Bounds, f64); 5] = [
     ),
     (
         "socketnaut_http_request_size_bytes",
-        "Request head and content bytes.",
+        "Request head and content bytes (a streamed body: what the handler read).",
         &BYTES,
         1.0,
     ),
