@@ -44,6 +44,8 @@ enum Inner {
     Static(&'static [u8]),
     Bytes(Vec<u8>),
     Reader(Box<dyn Read + Send>),
+    Sized(Box<dyn Read + Send>, u64),
+    File(std::fs::File, u64, u64),
     Push(PushFn),
     Upgrade(UpgradeFn),
     /// A request body read from the connection as the handler reads it.
@@ -118,6 +120,30 @@ impl Body {
         F: FnOnce(&mut Upgraded) -> io::Result<()> + Send + 'static,
     {
         Inner::Upgrade(Box::new(run)).into()
+    }
+
+    /// A body of `len` bytes streamed from `reader`, sent with `Content-Length: len` (so
+    /// clients show progress, and a `HEAD` says the same length). Reading stops at `len`; a
+    /// reader that ends early cuts the response (the connection closes).
+    pub fn sized_reader<R: Read + Send + 'static>(reader: R, len: u64) -> Body {
+        Inner::Sized(Box::new(reader), len).into()
+    }
+
+    /// A whole file, sent with its length as `Content-Length`; on plain TCP with
+    /// `sendfile(2)`, from the page cache to the socket without a copy through the server.
+    /// See [`files::serve`](crate::files::serve) for validators, `304` and ranges.
+    ///
+    /// # Errors
+    ///
+    /// The file's metadata could not be read.
+    pub fn file(file: std::fs::File) -> io::Result<Body> {
+        let len = file.metadata()?.len();
+        Ok(Body::file_range(file, 0, len))
+    }
+
+    /// `len` bytes of `file` from `offset`.
+    pub(crate) fn file_range(file: std::fs::File, offset: u64, len: u64) -> Body {
+        Inner::File(file, offset, len).into()
     }
 
     /// A body of static bytes, sent without copying them first.
@@ -198,6 +224,7 @@ impl Body {
             Inner::Static(b) => Some(b.len()),
             Inner::Bytes(b) => Some(b.len()),
             Inner::Reader(_) | Inner::Push(_) | Inner::Upgrade(_) | Inner::Stream(_) => None,
+            Inner::Sized(_, n) | Inner::File(_, _, n) => usize::try_from(*n).ok(),
         }
     }
 
@@ -216,9 +243,15 @@ impl Body {
             Inner::Empty => Ok(Vec::new()),
             Inner::Static(b) => Ok(b.to_vec()),
             Inner::Bytes(b) => Ok(b),
-            Inner::Reader(mut r) => {
+            Inner::Reader(mut r) | Inner::Sized(mut r, _) => {
                 let mut v = Vec::new();
                 r.read_to_end(&mut v)?;
+                Ok(v)
+            }
+            Inner::File(f, offset, len) => {
+                let mut v = Vec::new();
+                io::Seek::seek(&mut &f, io::SeekFrom::Start(offset))?;
+                (&f).take(len).read_to_end(&mut v)?;
                 Ok(v)
             }
             Inner::Stream(slot) => {
@@ -239,6 +272,8 @@ impl Body {
             Inner::Static(b) => Kind::Static(b),
             Inner::Bytes(b) => Kind::Bytes(b),
             Inner::Reader(r) => Kind::Reader(r),
+            Inner::Sized(r, n) => Kind::Sized(r, n),
+            Inner::File(f, offset, n) => Kind::File(f, offset, n),
             Inner::Push(f) => Kind::Push(f),
             Inner::Upgrade(f) => Kind::Upgrade(f),
             // A request body returned as a response body: it can no longer be read.
@@ -262,6 +297,8 @@ pub(crate) enum Kind {
     Static(&'static [u8]),
     Bytes(Vec<u8>),
     Reader(Box<dyn Read + Send>),
+    Sized(Box<dyn Read + Send>, u64),
+    File(std::fs::File, u64, u64),
     Push(PushFn),
     Upgrade(UpgradeFn),
 }
@@ -271,6 +308,16 @@ impl Kind {
         match self {
             Kind::Static(b) => Some(b),
             Kind::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The content's length, when known before sending.
+    pub(crate) fn known_len(&self) -> Option<u64> {
+        match self {
+            Kind::Static(b) => Some(b.len() as u64),
+            Kind::Bytes(b) => Some(b.len() as u64),
+            Kind::Sized(_, n) | Kind::File(_, _, n) => Some(*n),
             Kind::Reader(_) | Kind::Push(_) | Kind::Upgrade(_) => None,
         }
     }
@@ -283,6 +330,8 @@ impl fmt::Debug for Body {
             Inner::Static(b) => write!(f, "Body::Static({} bytes)", b.len()),
             Inner::Bytes(b) => write!(f, "Body::Bytes({} bytes)", b.len()),
             Inner::Reader(_) => f.write_str("Body::Reader"),
+            Inner::Sized(_, n) => write!(f, "Body::Sized({n} bytes)"),
+            Inner::File(_, _, n) => write!(f, "Body::File({n} bytes)"),
             Inner::Push(_) => f.write_str("Body::Push"),
             Inner::Upgrade(_) => f.write_str("Body::Upgrade"),
             Inner::Stream(_) => f.write_str("Body::Stream"),
@@ -337,6 +386,19 @@ impl Read for Body {
                 Ok(n)
             }
             Inner::Reader(r) => r.read(buf),
+            Inner::Sized(r, left) => {
+                let want = buf.len().min(usize::try_from(*left).unwrap_or(usize::MAX));
+                let n = r.read(&mut buf[..want])?;
+                *left -= n as u64;
+                Ok(n)
+            }
+            Inner::File(f, offset, left) => {
+                let want = buf.len().min(usize::try_from(*left).unwrap_or(usize::MAX));
+                let n = std::os::unix::fs::FileExt::read_at(f, &mut buf[..want], *offset)?;
+                *offset += n as u64;
+                *left -= n as u64;
+                Ok(n)
+            }
             Inner::Push(_) | Inner::Upgrade(_) => Ok(0),
             Inner::Stream(slot) => match stream::lock(slot).as_mut() {
                 Some(source) => source.read(buf),

@@ -68,9 +68,9 @@ pub(crate) fn handle(
         log::error!(target: TARGET, "handler answered {}, which is not a final response; answering 500", parts.status);
         return Err(error::INTERNAL);
     }
-    let shape = body
-        .bytes()
-        .map_or(Shape::Unknown, |b| Shape::Known(b.len()));
+    let shape = body.known_len().map_or(Shape::Unknown, |n| {
+        Shape::Known(usize::try_from(n).unwrap_or(usize::MAX))
+    });
     let plan = response::plan(&exchange, parts.status, &parts.headers, shape);
     Ok(Reply {
         parts,

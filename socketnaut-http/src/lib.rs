@@ -37,6 +37,7 @@ mod conn;
 mod decode;
 mod dispatch;
 mod error;
+pub mod files;
 mod grammar;
 mod handler;
 mod metrics;

@@ -44,10 +44,10 @@
 
 mod access;
 mod bytes;
+mod outgoing;
 mod takeover;
 mod timers;
 
-use std::io::{self, Read};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -63,9 +63,10 @@ use crate::error::{self, Reject};
 use crate::metrics::{Timed, WorkerHandle};
 use crate::parse::{parse_head, Head, Parsed};
 use crate::rate::Meter;
-use crate::response::{write_chunk, write_head, BodyFraming};
+use crate::response::{write_head, BodyFraming};
 use crate::transport::Transport;
 use crate::TARGET;
+use outgoing::Outgoing;
 
 /// Stop parsing pipelined requests while this much output waits for the socket.
 const OUT_HIGH: usize = 64 * 1024;
@@ -90,8 +91,7 @@ enum State {
         body: Vec<u8>,
     },
     Stream {
-        reader: Box<dyn Read + Send>,
-        chunked: bool,
+        body: Outgoing,
         keep_alive: bool,
     },
     Closing,
@@ -109,6 +109,9 @@ enum Stop {
     Output,
     /// A final response is queued; nothing more will be read as requests.
     Final,
+    /// A file goes straight to the socket, which takes no more for now: the next writable
+    /// event goes on.
+    Socket,
 }
 
 pub(crate) struct HttpConn {
@@ -197,10 +200,7 @@ impl HttpConn {
                 State::Head { .. } => self.next_head(cx),
                 State::Body { .. } => self.next_body(cx),
                 State::Stream { .. } if self.pending_output() > OUT_LOW => Some(Stop::Output),
-                State::Stream { .. } => {
-                    self.pull_stream(cx.now());
-                    None
-                }
+                State::Stream { .. } => self.pull_stream(cx.now()),
                 State::Closing | State::Lingering { .. } => Some(Stop::Final),
             };
             if let Some(stop) = stop {
@@ -379,13 +379,25 @@ impl HttpConn {
                 }
                 Kind::Upgrade(run) => return self.run_upgrade(run, parts.status, cx),
                 Kind::Reader(reader) => {
-                    self.access.stream_status = Some(parts.status);
-                    self.state = State::Stream {
+                    let chunked = plan.framing == BodyFraming::Chunked;
+                    let body = Outgoing::Reader {
                         reader,
-                        chunked: plan.framing == BodyFraming::Chunked,
-                        keep_alive: plan.keep_alive,
+                        chunked,
+                        left: None,
                     };
-                    return;
+                    return self.begin_stream(body, parts.status, plan.keep_alive);
+                }
+                Kind::Sized(reader, len) => {
+                    let body = Outgoing::Reader {
+                        reader,
+                        chunked: false,
+                        left: Some(len),
+                    };
+                    return self.begin_stream(body, parts.status, plan.keep_alive);
+                }
+                Kind::File(file, offset, left) => {
+                    let body = Outgoing::File { file, offset, left };
+                    return self.begin_stream(body, parts.status, plan.keep_alive);
                 }
                 bytes => {
                     let bytes = bytes.bytes().expect("in-memory body");
@@ -400,50 +412,6 @@ impl HttpConn {
         } else {
             State::Closing
         };
-    }
-
-    /// Moves one chunk from a streamed body to the output.
-    fn pull_stream(&mut self, now: Instant) {
-        let State::Stream {
-            reader,
-            chunked,
-            keep_alive,
-        } = &mut self.state
-        else {
-            return;
-        };
-        let (chunked, keep_alive) = (*chunked, *keep_alive);
-        let mut chunk = [0u8; 16 * 1024];
-        let n = loop {
-            match reader.read(&mut chunk) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    // The head is out: the only honest signal left is an abrupt close.
-                    log::warn!(target: TARGET, "response body reader failed: {e}; closing");
-                    self.output.truncate(self.written);
-                    self.state = State::Lingering { until: now };
-                    return;
-                }
-            }
-        };
-        let out = self.out();
-        if chunked {
-            write_chunk(out, &chunk[..n]);
-        } else {
-            out.extend_from_slice(&chunk[..n]);
-        }
-        self.access_streamed(n);
-        if n == 0 {
-            if let Some(status) = self.access.stream_status {
-                self.access_queued(status, None, now, false);
-            }
-            self.state = if keep_alive {
-                State::Head { since: now }
-            } else {
-                State::Closing
-            };
-        }
     }
 
     /// Queues an error response (without content if it answers `HEAD`) and closes after it.

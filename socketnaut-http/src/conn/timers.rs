@@ -59,6 +59,11 @@ impl HttpConn {
                 }
             }
             State::Lingering { until } if now >= *until => return Step::Close,
+            // A file sent straight to the socket leaves no output pending while it waits.
+            State::Stream { .. } if now >= self.progress + t.write => {
+                log::debug!(target: TARGET, "{peer}: write timeout");
+                return Step::Close;
+            }
             _ => {}
         }
         Step::Keep
