@@ -89,6 +89,8 @@ pub(crate) struct ServiceConfig {
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     /// Request bodies are streamed to the handler (see `stream`).
     pub(crate) stream_bodies: bool,
+    /// Renders the server's own error responses.
+    pub(crate) error_page: Option<Box<crate::error::ErrorPage>>,
 }
 
 impl ServiceConfig {

@@ -53,3 +53,43 @@ pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_default()
 }
+
+/// One of the server's own error responses, as the
+/// [`Http::error_page`](crate::Http::error_page) hook sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerError {
+    /// The status the server answers with (the hook cannot change it).
+    pub status: StatusCode,
+    /// Why, in a few words ("request head too large").
+    pub reason: &'static str,
+}
+
+/// Renders [`ServerError`]s.
+pub(crate) type ErrorPage = dyn Fn(&ServerError) -> crate::Response + Send + Sync;
+
+/// The headers and content of a rejection: the hook's, if there is one and it gave an
+/// in-memory body (it runs under `catch_unwind`; a panic falls back), or the reason as text.
+pub(crate) fn content(reject: Reject, hook: Option<&ErrorPage>) -> (http::HeaderMap, Vec<u8>) {
+    let error = ServerError {
+        status: reject.status,
+        reason: reject.reason,
+    };
+    let made = hook
+        .and_then(|f| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&error))).ok());
+    if let Some(response) = made {
+        let (parts, body) = response.into_parts();
+        if let Some(bytes) = body.into_kind().bytes() {
+            return (parts.headers, bytes.to_vec());
+        }
+        log::error!(target: crate::TARGET, "the error page hook gave a streamed body; sending the default");
+    }
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain"),
+    );
+    let mut text = reject.reason.as_bytes().to_vec();
+    text.push(b'\n');
+    (headers, text)
+}

@@ -23,12 +23,129 @@ pub trait Handler: Send + Sync + 'static {
     fn call(&self, req: Request) -> Response;
 }
 
-impl<F> Handler for F
+/// Any function from a request to something that [turns into a
+/// response](IntoResponse): a [`Response`], or a `Result<Response, E>` whose error turns into
+/// one, so handlers can use `?`.
+///
+/// ```
+/// use socketnaut_http::{HttpError, Request, Response};
+///
+/// fn user(req: Request) -> Result<Response, HttpError> {
+///     let id: u32 = req.uri().query().unwrap_or("").parse().map_err(|_| HttpError::bad_request("an id, please"))?;
+///     Ok(Response::new(format!("user {id}").into()))
+/// }
+/// let _ = socketnaut_http::Http::new(user);
+/// ```
+impl<F, R> Handler for F
 where
-    F: Fn(Request) -> Response + Send + Sync + 'static,
+    F: Fn(Request) -> R + Send + Sync + 'static,
+    R: IntoResponse,
 {
     fn call(&self, req: Request) -> Response {
-        self(req)
+        self(req).into_response()
+    }
+}
+
+/// What a handler may return.
+pub trait IntoResponse {
+    /// The response.
+    fn into_response(self) -> Response;
+}
+
+impl IntoResponse for Response {
+    fn into_response(self) -> Response {
+        self
+    }
+}
+
+impl<T: IntoResponse, E: IntoResponse> IntoResponse for Result<T, E> {
+    fn into_response(self) -> Response {
+        match self {
+            Ok(t) => t.into_response(),
+            Err(e) => e.into_response(),
+        }
+    }
+}
+
+impl IntoResponse for http::StatusCode {
+    /// The status with its reason phrase as a plain-text body.
+    fn into_response(self) -> Response {
+        HttpError::new(self, self.canonical_reason().unwrap_or("")).into_response()
+    }
+}
+
+/// An error a handler answers with: a status and a message (sent as plain text), for `?` in
+/// handlers that return `Result<Response, HttpError>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpError {
+    /// The status sent.
+    pub status: http::StatusCode,
+    /// The text sent (a line break is added).
+    pub message: String,
+}
+
+impl HttpError {
+    /// An error with this status and message.
+    pub fn new(status: http::StatusCode, message: impl Into<String>) -> HttpError {
+        HttpError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// A 400.
+    pub fn bad_request(message: impl Into<String>) -> HttpError {
+        HttpError::new(http::StatusCode::BAD_REQUEST, message)
+    }
+
+    /// A 404.
+    pub fn not_found(message: impl Into<String>) -> HttpError {
+        HttpError::new(http::StatusCode::NOT_FOUND, message)
+    }
+}
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.status, self.message)
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let mut text = self.message;
+        text.push('\n');
+        let mut r = Response::new(text.into());
+        *r.status_mut() = self.status;
+        r.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        r
+    }
+}
+
+/// An I/O error from a handler: 404 for `NotFound`, 403 for `PermissionDenied`, 413 for a
+/// streamed body over its limit ([`BodyTooLarge`](crate::BodyTooLarge)), 400 for other
+/// `InvalidData` (a streamed body's bad framing), 408 for `TimedOut`, otherwise 500. The
+/// error's text is logged, not sent (it may name paths).
+impl From<std::io::Error> for HttpError {
+    fn from(e: std::io::Error) -> HttpError {
+        use http::StatusCode as S;
+        use std::io::ErrorKind as K;
+        let status = match e.kind() {
+            K::NotFound => S::NOT_FOUND,
+            K::PermissionDenied => S::FORBIDDEN,
+            K::InvalidData if e.get_ref().is_some_and(|i| i.is::<crate::BodyTooLarge>()) => {
+                S::PAYLOAD_TOO_LARGE
+            }
+            K::InvalidData => S::BAD_REQUEST,
+            K::TimedOut => S::REQUEST_TIMEOUT,
+            _ => S::INTERNAL_SERVER_ERROR,
+        };
+        log::debug!(target: crate::TARGET, "handler error: {e}; answering {status}");
+        HttpError::new(status, status.canonical_reason().unwrap_or(""))
     }
 }
 

@@ -54,7 +54,7 @@ mod wire;
 
 pub use body::{Body, Trailers};
 pub use config::{Limits, Timeouts};
-pub use handler::{Handler, Request, RequestExt, Response};
+pub use handler::{Handler, HttpError, IntoResponse, Request, RequestExt, Response};
 /// The `http` crate, re-exported so handlers name the same types this crate uses.
 pub use http;
 pub use metrics::{Histogram, HttpStats};
@@ -63,10 +63,12 @@ pub use metrics::{Histogram, HttpStats};
 /// level, handler panics at error level).
 const TARGET: &str = "socketnaut::http";
 
+pub use error::ServerError;
 pub use rate::MinDataRate;
 /// The `rustls` crate, re-exported for [`Http::tls`]'s configuration.
 pub use rustls;
 pub use service::{Http, HttpServer};
+pub use stream::BodyTooLarge;
 pub use takeover::{BodyWriter, Upgraded};
 
 /// Entry points for the workspace's benches. Not part of the public API: no stability promise.

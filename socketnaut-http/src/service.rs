@@ -44,6 +44,7 @@ impl Http {
                 timeouts: Timeouts::default(),
                 tls: None,
                 stream_bodies: false,
+                error_page: None,
             },
         }
     }
@@ -148,6 +149,31 @@ impl Http {
     /// are read whole, under `Limits::max_body`, before the handler runs).
     pub fn stream_request_bodies(mut self, on: bool) -> Http {
         self.config.stream_bodies = on;
+        self
+    }
+
+    /// Renders the server's own error responses (400, 408, 413, 414, 417, 431, 500 after a
+    /// handler's panic, 501, 505), for example as JSON: `page` gets the status and the reason
+    /// and returns the response to send, of which the server keeps the headers and the
+    /// in-memory body; the status stays the server's, `Connection: close` is added and a
+    /// `HEAD` gets no content. A panic in `page`, or a streamed body, falls back to the
+    /// default. Default is a plain-text line with the reason.
+    ///
+    /// ```
+    /// use socketnaut_http::{Http, Response};
+    ///
+    /// let http = Http::new(|_req| Response::new("hello".into())).error_page(|e| {
+    ///     let mut r = Response::new(format!("{{\"error\":\"{}\"}}", e.reason).into());
+    ///     r.headers_mut().insert("content-type", "application/json".parse().unwrap());
+    ///     r
+    /// });
+    /// # let _ = http;
+    /// ```
+    pub fn error_page<F>(mut self, page: F) -> Http
+    where
+        F: Fn(&crate::ServerError) -> crate::Response + Send + Sync + 'static,
+    {
+        self.config.error_page = Some(Box::new(page));
         self
     }
 

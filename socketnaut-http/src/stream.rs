@@ -27,6 +27,27 @@ use crate::decode::Decoder;
 use crate::error::{self, Reject};
 use crate::wire::Wire;
 
+/// The error inside the `InvalidData` I/O error of a streamed request body over its limit
+/// ([`Body::set_limit`](crate::Body::set_limit)); answer 413 (an
+/// [`HttpError`](crate::HttpError) made from the I/O error does).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BodyTooLarge {
+    /// The limit it went over.
+    pub limit: u64,
+}
+
+impl std::fmt::Display for BodyTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the request body is over its limit of {} bytes",
+            self.limit
+        )
+    }
+}
+
+impl std::error::Error for BodyTooLarge {}
+
 /// The most of an unread body the server reads and drops to keep the connection.
 pub(crate) const DISCARD: u64 = 1024 * 1024;
 
@@ -101,10 +122,7 @@ impl Source {
     fn too_large(&mut self) -> io::Error {
         self.failed = true;
         let limit = self.limit;
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("the request body is over its limit of {limit} bytes"),
-        )
+        io::Error::new(io::ErrorKind::InvalidData, BodyTooLarge { limit })
     }
 
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {

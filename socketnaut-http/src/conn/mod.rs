@@ -417,30 +417,24 @@ impl HttpConn {
     /// Queues an error response (without content if it answers `HEAD`) and closes after it.
     fn reject(&mut self, reject: Reject, to_head: bool) -> Stop {
         log::debug!(target: TARGET, "{}: {} {}", self.info.remote.socket_addr(), reject.status.as_u16(), reject.reason);
-        let mut headers = http::HeaderMap::new();
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("text/plain"),
-        );
+        let (headers, body) = error::content(reject, self.config.error_page.as_deref());
         let since = match self.state {
             State::Head { since } => since,
             _ => Instant::now(),
         };
-        let body = reject.reason.as_bytes();
-        let sent = if to_head { 0 } else { body.len() as u64 + 1 };
+        let sent = if to_head { 0 } else { body.len() as u64 };
         let out = self.out();
         write_head(
             out,
             reject.status,
             &headers,
-            BodyFraming::Length(body.len() + 1),
+            BodyFraming::Length(body.len()),
             false,
             Version::HTTP_11,
             Instant::now(),
         );
         if !to_head {
-            out.extend_from_slice(body);
-            out.push(b'\n');
+            out.extend_from_slice(&body);
         }
         self.access_queued(reject.status, Some(sent), since, true);
         // Never resynchronise after a framing error: drop whatever else was sent (and more
