@@ -171,3 +171,45 @@ fn the_drain_tells_the_socket_and_the_deadline_closes_a_deaf_one() {
     let mut rest = Vec::new();
     let _ = io::Read::read_to_end(deaf.get_mut(), &mut rest);
 }
+
+/// A Python interpreter that has the `websockets` package (Debian's `python3-websockets`).
+fn python_with_websockets() -> Option<&'static str> {
+    ["python3", "/usr/bin/python3"].into_iter().find(|p| {
+        std::process::Command::new(p)
+            .args(["-c", "import websockets"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+#[test]
+fn a_python_websockets_client() {
+    let Some(python) = python_with_websockets() else {
+        eprintln!("skipped: no python3 with the websockets package");
+        return;
+    };
+    let proxy = server(Http::new(echo));
+    let script = r#"
+import asyncio, sys, websockets
+async def main(url):
+    async with websockets.connect(url) as ws:
+        for i in range(50):
+            await ws.send(f"m{i}")
+            got = await ws.recv()
+            assert got == f"m{i}", got
+        await ws.send(b"\x00\x01" * 40000)
+        assert await ws.recv() == b"\x00\x01" * 40000
+    print("ok")
+asyncio.run(main(sys.argv[1]))
+"#;
+    let out = std::process::Command::new(python)
+        .args(["-c", script, &format!("ws://{}/", proxy.local_addr())])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+}
