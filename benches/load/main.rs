@@ -16,6 +16,7 @@ mod isolation;
 mod memory;
 mod observability;
 mod scenarios;
+mod streaming;
 
 use std::thread;
 use std::time::Duration;
@@ -29,6 +30,7 @@ use scenarios::{
     blocking_10ms, cpu_1ms, hello_close, hello_keepalive, seed_hello_world,
     slow_does_not_stall_fast,
 };
+use streaming::{download_1g, sse_latency, upload_1g, websocket_echo};
 
 fn main() {
     let args: Vec<String> = std::env::args()
@@ -49,7 +51,7 @@ fn main() {
     println!("socketnaut load bench: {cores} cores, {secs} s per run, 1 client thread, loopback");
     let mut rows = Vec::new();
     type Scenario = (&'static str, fn(Duration, usize) -> Vec<Row>);
-    let scenarios: [Scenario; 13] = [
+    let scenarios: [Scenario; 17] = [
         ("hello_keepalive", hello_keepalive),
         ("hello_close", hello_close),
         ("blocking_10ms", blocking_10ms),
@@ -65,6 +67,10 @@ fn main() {
         ("idle_memory", idle_memory),
         ("partial_head_memory", partial_head_memory),
         ("field_tiny_http", field_tiny_http),
+        ("upload_1g", upload_1g),
+        ("download_1g", download_1g),
+        ("sse_latency", sse_latency),
+        ("websocket_echo", websocket_echo),
         // Last: it installs a global `metrics` recorder, which servers built after it would
         // record to.
         ("hello_keepalive_metrics", hello_keepalive_metrics),
