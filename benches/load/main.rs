@@ -32,26 +32,11 @@ use scenarios::{
 };
 use streaming::{download_1g, sse_latency, upload_1g, websocket_echo};
 
-fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    raise_nofile();
-    if args.first().map(String::as_str) == Some("serve-child") {
-        return serve_child();
-    }
-    let filter = args.first().cloned().unwrap_or_default();
-    let secs: u64 = std::env::var("SOCKETNAUT_BENCH_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
-    let duration = Duration::from_secs(secs);
-    let cores = thread::available_parallelism().map_or(1, |n| n.get());
-    println!("socketnaut load bench: {cores} cores, {secs} s per run, 1 client thread, loopback");
-    let mut rows = Vec::new();
-    type Scenario = (&'static str, fn(Duration, usize) -> Vec<Row>);
-    let scenarios: [Scenario; 17] = [
+type Scenario = (&'static str, fn(Duration, usize) -> Vec<Row>);
+
+/// Every scenario, in the order they run.
+fn scenarios() -> [Scenario; 17] {
+    [
         ("hello_keepalive", hello_keepalive),
         ("hello_close", hello_close),
         ("blocking_10ms", blocking_10ms),
@@ -74,8 +59,28 @@ fn main() {
         // Last: it installs a global `metrics` recorder, which servers built after it would
         // record to.
         ("hello_keepalive_metrics", hello_keepalive_metrics),
-    ];
-    for (name, run) in scenarios {
+    ]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    raise_nofile();
+    if args.first().map(String::as_str) == Some("serve-child") {
+        return serve_child();
+    }
+    let filter = args.first().cloned().unwrap_or_default();
+    let secs: u64 = std::env::var("SOCKETNAUT_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let duration = Duration::from_secs(secs);
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    println!("socketnaut load bench: {cores} cores, {secs} s per run, 1 client thread, loopback");
+    let mut rows = Vec::new();
+    for (name, run) in scenarios() {
         if !name.contains(filter.as_str()) {
             continue;
         }

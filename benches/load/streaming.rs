@@ -225,27 +225,7 @@ pub(crate) fn download_1g(_duration: Duration, cores: usize) -> Vec<Row> {
         files::serve(&req, File::open(&*shared).expect("open")).expect("serve")
     }));
     let front = free_addr();
-    let nginx = Command::new("nginx").arg("-v").output().is_ok().then(|| {
-        let root = dir.display().to_string();
-        Peer::start(
-            "nginx",
-            "apt-get install nginx",
-            &["-p", "{dir}", "-c", "{config}"],
-            |d: &std::path::Path| {
-                let d = d.display();
-                format!(
-                    "daemon off;\nworker_processes {cores};\n\
-                     pid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
-                     events {{ worker_connections 256; }}\n\
-                     http {{ access_log off; sendfile on; tcp_nopush on;\n\
-                     client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
-                     fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
-                     server {{ listen {front}; root {root}; }} }}\n"
-                )
-            },
-            &[front],
-        )
-    });
+    let nginx = nginx_serving(&dir, front, cores);
     let mut ours = Vec::new();
     let mut theirs = Vec::new();
     for _ in 0..2 {
@@ -282,6 +262,32 @@ pub(crate) fn download_1g(_duration: Duration, cores: usize) -> Vec<Row> {
 }
 
 use std::process::Command;
+
+/// nginx, if installed, serving `root` on `front` with `sendfile on` and a worker process per
+/// core.
+fn nginx_serving(root: &std::path::Path, front: SocketAddr, cores: usize) -> Option<Peer> {
+    Command::new("nginx").arg("-v").output().is_ok().then(|| {
+        let root = root.display().to_string();
+        Peer::start(
+            "nginx",
+            "apt-get install nginx",
+            &["-p", "{dir}", "-c", "{config}"],
+            |d: &std::path::Path| {
+                let d = d.display();
+                format!(
+                    "daemon off;\nworker_processes {cores};\n\
+                     pid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
+                     events {{ worker_connections 256; }}\n\
+                     http {{ access_log off; sendfile on; tcp_nopush on;\n\
+                     client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
+                     fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
+                     server {{ listen {front}; root {root}; }} }}\n"
+                )
+            },
+            &[front],
+        )
+    })
+}
 
 /// When the bench began, for event timestamps in nanoseconds since then.
 fn epoch() -> Instant {
