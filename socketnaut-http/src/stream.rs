@@ -48,6 +48,9 @@ impl std::fmt::Display for BodyTooLarge {
 
 impl std::error::Error for BodyTooLarge {}
 
+/// The most a small read of a length-delimited body reads ahead.
+const READ_AHEAD: usize = 64 * 1024;
+
 /// The most of an unread body the server reads and drops to keep the connection.
 pub(crate) const DISCARD: u64 = 1024 * 1024;
 
@@ -68,7 +71,8 @@ pub(crate) struct Source {
     limit: u64,
     /// Body bytes handed to the handler.
     delivered: u64,
-    /// Decoded (chunked) bytes not yet handed out, from `at`.
+    /// Decoded (chunked) bytes, or (length-delimited) bytes read ahead for a small read, not
+    /// yet handed out, from `at`.
     decoded: Vec<u8>,
     at: usize,
     /// `100 Continue` is owed on the first read.
@@ -151,19 +155,8 @@ impl Source {
             self.wire.flush()?;
         }
         loop {
-            if let Decoder::Length { remaining } = &mut self.decoder {
-                // Straight into the handler's buffer (from what was read past the head first).
-                let want = usize::try_from(*remaining)
-                    .unwrap_or(usize::MAX)
-                    .min(buf.len());
-                let n = self.wire.read(&mut buf[..want])?;
-                if n == 0 {
-                    return Err(eof());
-                }
-                *remaining -= n as u64;
-                self.done = *remaining == 0;
-                self.delivered += n as u64;
-                return Ok(n);
+            if let Decoder::Length { .. } = self.decoder {
+                return self.read_length(buf);
             }
             if !self.wire.input.is_empty() && self.decode_chunked()? {
                 return self.read(buf);
@@ -172,6 +165,38 @@ impl Source {
                 return Err(eof());
             }
         }
+    }
+
+    /// A length-delimited body: straight into the handler's buffer (from what was read past
+    /// the head first) when it is large; a small one (`io::copy`'s 8 KiB) is served from a
+    /// read of up to `READ_AHEAD`, so a large body costs one system call per 64 KiB.
+    fn read_length(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Decoder::Length { remaining } = &mut self.decoder else {
+            unreachable!("called for a length")
+        };
+        let direct = buf.len() >= READ_AHEAD / 2;
+        let room = if direct { buf.len() } else { READ_AHEAD };
+        let want = usize::try_from(*remaining).unwrap_or(usize::MAX).min(room);
+        let n = if direct {
+            self.wire.read(&mut buf[..want])?
+        } else {
+            // Re-zeroes only what the last read left short of `READ_AHEAD`.
+            self.decoded.resize(READ_AHEAD, 0);
+            self.at = 0;
+            let n = self.wire.read(&mut self.decoded[..want])?;
+            self.decoded.truncate(n);
+            n
+        };
+        if n == 0 {
+            return Err(eof());
+        }
+        *remaining -= n as u64;
+        self.done = *remaining == 0;
+        if !direct {
+            return self.read(buf);
+        }
+        self.delivered += n as u64;
+        Ok(n)
     }
 
     /// Decodes what has arrived of a chunked body into `decoded`; `true` when that gave

@@ -4,9 +4,12 @@
 //!
 //! The connection lends its transport (plain or TLS) and the bytes it has read but not parsed
 //! to a [`Wire`] for the length of one call into user code, and takes them back after it. The
-//! socket stays non-blocking and registered with the worker; a read or write that would block
-//! waits in `poll(2)` on the socket alone, in slices of at most [`SLICE`], so that between
-//! slices it can see:
+//! socket stays registered with the worker but is switched to blocking mode with `SO_RCVTIMEO`
+//! and `SO_SNDTIMEO` of [`SLICE`] for the loan (and back when it ends): a read or write waits
+//! in the kernel, one system call per message as on a thread-per-connection server (a
+//! non-blocking read, `poll(2)`, and a second read cost 0.8× of that in `websocket_echo`), and
+//! at most a slice at a time (should the switch fail, the wait is `poll(2)` on the socket, in
+//! the same slices), so that between slices it can see:
 //! - the timeout: no progress for `read_timeout` (reads) or `write_timeout` (writes) fails
 //!   the call with `TimedOut` (a client that stopped reading blocks a writer, then ends it);
 //! - the drain: once the proxy drains, the first read that would wait returns `WouldBlock`
@@ -43,6 +46,17 @@ pub(crate) struct Wire {
     drain_told: bool,
     /// Whether a read that would wait reports the drain (see the module docs).
     pub(crate) wake_on_drain: bool,
+    /// The socket is in blocking mode with the slice as its timeouts.
+    blocking: bool,
+}
+
+/// Blocking mode with the slice as timeouts (`on`), or back to non-blocking.
+fn set_blocking(transport: &mut Transport, on: bool) -> io::Result<()> {
+    let socket = socket2::SockRef::from(&*transport.socket());
+    let slice = on.then_some(SLICE);
+    socket.set_read_timeout(slice)?;
+    socket.set_write_timeout(slice)?;
+    socket.set_nonblocking(!on)
 }
 
 fn timed_out(what: &str) -> io::Error {
@@ -50,8 +64,14 @@ fn timed_out(what: &str) -> io::Error {
 }
 
 impl Wire {
-    pub(crate) fn new(transport: Transport, input: ReadBuf, observer: Option<Observer>) -> Wire {
+    pub(crate) fn new(
+        mut transport: Transport,
+        input: ReadBuf,
+        observer: Option<Observer>,
+    ) -> Wire {
+        let blocking = set_blocking(&mut transport, true).is_ok();
         Wire {
+            blocking,
             transport,
             input,
             observer,
@@ -60,6 +80,15 @@ impl Wire {
             drain_told: false,
             wake_on_drain: true,
         }
+    }
+
+    /// The transport (non-blocking again) and the unparsed input, back to the connection.
+    pub(crate) fn into_parts(mut self) -> (Transport, ReadBuf) {
+        if self.blocking && set_blocking(&mut self.transport, false).is_err() {
+            // A socket left blocking would stall the worker's loop: make it fail instead.
+            let _ = self.transport.socket().shutdown(std::net::Shutdown::Both);
+        }
+        (self.transport, self.input)
     }
 
     pub(crate) fn is_draining(&self) -> bool {
@@ -76,6 +105,14 @@ impl Wire {
             Some(d) if now >= d => Err(timed_out("the service's drain deadline passed")),
             _ => Ok(()),
         }
+    }
+
+    /// A non-blocking socket waits in `poll`; a blocking one already waited in the call.
+    fn wait_unless_blocking(&mut self, flags: PollFlags, until: Instant) -> io::Result<()> {
+        if self.blocking {
+            return Ok(());
+        }
+        self.wait(flags, until)
     }
 
     /// Waits until the socket is ready for `flags`, for at most one slice and `until`.
@@ -123,7 +160,7 @@ impl Wire {
             if now >= until {
                 return Err(timed_out("no bytes from the peer within the read timeout"));
             }
-            self.wait(PollFlags::POLLIN, until)?;
+            self.wait_unless_blocking(PollFlags::POLLIN, until)?;
         }
     }
 
@@ -146,7 +183,7 @@ impl Wire {
             if now >= until {
                 return Err(timed_out("no bytes from the peer within the read timeout"));
             }
-            self.wait(PollFlags::POLLIN, until)?;
+            self.wait_unless_blocking(PollFlags::POLLIN, until)?;
         }
     }
 
@@ -169,7 +206,7 @@ impl Wire {
             if now >= until {
                 return Err(timed_out("the peer read nothing within the write timeout"));
             }
-            self.wait(PollFlags::POLLOUT, until)?;
+            self.wait_unless_blocking(PollFlags::POLLOUT, until)?;
         }
     }
 
@@ -195,7 +232,7 @@ impl Wire {
             if now >= until {
                 return Err(timed_out("the peer read nothing within the write timeout"));
             }
-            self.wait(PollFlags::POLLOUT, until)?;
+            self.wait_unless_blocking(PollFlags::POLLOUT, until)?;
         }
     }
 }

@@ -40,6 +40,12 @@ fn routes(req: Request) -> Response {
     match req.uri().path() {
         "/events" => sse(3, Duration::from_millis(300)),
         "/forever" => sse(usize::MAX, Duration::from_millis(20)),
+        // Ignores the drain: the deadline ends it.
+        "/deaf" => Response::new(Body::push(|w| loop {
+            w.write_all(b"data: still here\n\n")?;
+            w.flush()?;
+            thread::sleep(Duration::from_millis(20));
+        })),
         "/flood" => Response::new(Body::push(|w| {
             let chunk = vec![b'x'; 64 * 1024];
             let result = (0..10_000).try_for_each(|_| w.write_all(&chunk));
@@ -161,6 +167,32 @@ fn the_drain_ends_an_open_stream_politely() {
     );
     let reports = reports.join().unwrap();
     assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(
+        reports
+            .iter()
+            .all(|r| matches!(r.outcome, WorkerOutcome::Clean)),
+        "{reports:?}"
+    );
+}
+
+#[test]
+fn the_drain_deadline_ends_a_stream_that_ignores_the_drain() {
+    let proxy = server(Http::new(routes));
+    let mut c = Conn::open(proxy.local_addr());
+    c.send(b"GET /deaf HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    let mut line = String::new();
+    c.reader.read_line(&mut line).unwrap();
+    assert!(line.starts_with("HTTP/1.1 200"), "{line}");
+    let started = Instant::now();
+    let reports = thread::spawn(move || proxy.shutdown(Duration::from_millis(800)));
+    // The stream goes on until the deadline, then the connection is cut (no last chunk).
+    let rest = String::from_utf8_lossy(&c.rest()).into_owned();
+    let ended = started.elapsed();
+    assert!(ended >= Duration::from_millis(700), "{ended:?}");
+    assert!(ended < Duration::from_secs(3), "{ended:?}");
+    assert!(rest.contains("still here"));
+    assert!(!rest.ends_with("0\r\n\r\n"), "cut, not ended: {rest}");
+    let reports = reports.join().unwrap();
     assert!(
         reports
             .iter()

@@ -47,8 +47,7 @@ impl HttpConn {
     }
 
     pub(super) fn restore(&mut self, wire: Wire) {
-        self.transport = wire.transport;
-        self.input = wire.input;
+        (self.transport, self.input) = wire.into_parts();
     }
 
     /// Sends the queued output through the wire, blocking (with the write timeout).
