@@ -62,6 +62,17 @@ fn concurrently(one: impl Fn() -> u64 + Sync) -> (f64, u64) {
     )
 }
 
+/// Writes `len` bytes in 256 KiB writes.
+fn send_body(s: &mut TcpStream, len: u64) {
+    let chunk = vec![0x5a_u8; 256 * 1024];
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(chunk.len() as u64) as usize;
+        s.write_all(&chunk[..n]).expect("body");
+        left -= n as u64;
+    }
+}
+
 /// Uploads `len` bytes with a `Content-Length` and reads the response.
 fn upload(addr: SocketAddr, len: u64) -> u64 {
     let mut s = TcpStream::connect(addr).expect("connect");
@@ -70,13 +81,7 @@ fn upload(addr: SocketAddr, len: u64) -> u64 {
         "PUT /up HTTP/1.1\r\nHost: b\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
     )
     .expect("head");
-    let chunk = vec![0x5a_u8; 256 * 1024];
-    let mut left = len;
-    while left > 0 {
-        let n = left.min(chunk.len() as u64) as usize;
-        s.write_all(&chunk[..n]).expect("body");
-        left -= n as u64;
-    }
+    send_body(&mut s, len);
     let mut rest = Vec::new();
     let _ = s.read_to_end(&mut rest);
     len
@@ -153,13 +158,7 @@ pub(crate) fn upload_1g(_duration: Duration, cores: usize) -> Vec<Row> {
     // The raw reader never answers: the client half-closes and waits for its close.
     let raw_upload = |addr| {
         let mut s = TcpStream::connect(addr).expect("connect");
-        let chunk = vec![0x5a_u8; 256 * 1024];
-        let mut left = len;
-        while left > 0 {
-            let n = left.min(chunk.len() as u64) as usize;
-            s.write_all(&chunk[..n]).expect("body");
-            left -= n as u64;
-        }
+        send_body(&mut s, len);
         len
     };
     let mut rows = Vec::new();

@@ -6,11 +6,9 @@ mod common;
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::time::Duration;
 
 use common::{random_bytes, server, Conn};
 use socketnaut_http::http::{Method, StatusCode};
@@ -176,13 +174,7 @@ fn a_download_over_tls_is_read_through_the_session() {
     let f = fixture("tls", Some(&pki));
     let data = random_bytes(5, 2 * 1024 * 1024 + 5);
     fs::write(f.dir.join("t.bin"), &data).unwrap();
-    let tcp = TcpStream::connect(f.proxy.local_addr()).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let name = socketnaut_http::rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let conn =
-        socketnaut_http::rustls::ClientConnection::new(common::tls::client_config(&pki), name)
-            .unwrap();
-    let mut tls = socketnaut_http::rustls::StreamOwned::new(conn, tcp);
+    let mut tls = common::tls::connect(f.proxy.local_addr(), &pki);
     tls.write_all(b"GET /t.bin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut out = Vec::new();

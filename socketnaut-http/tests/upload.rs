@@ -5,9 +5,7 @@
 mod common;
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use common::{random_bytes, server, Conn};
 use socketnaut_http::http::StatusCode;
@@ -188,13 +186,7 @@ fn an_upload_over_tls() {
             .stream_request_bodies(true)
             .tls(common::tls::server_config(&pki)),
     );
-    let tcp = TcpStream::connect(proxy.local_addr()).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let name = socketnaut_http::rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let conn =
-        socketnaut_http::rustls::ClientConnection::new(common::tls::client_config(&pki), name)
-            .unwrap();
-    let mut tls = socketnaut_http::rustls::StreamOwned::new(conn, tcp);
+    let mut tls = common::tls::connect(proxy.local_addr(), &pki);
     let data = random_bytes(3, 5 * 1024 * 1024);
     write!(tls, "PUT /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", data.len()).unwrap();
     tls.write_all(&data).unwrap();

@@ -8,10 +8,9 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::tls::{client_config, pki, server_config};
+use common::tls::{pki, server_config};
 use common::{server, Conn};
 use socketnaut_core::{ServiceProxy, WorkerOutcome};
-use socketnaut_http::rustls;
 use socketnaut_http::websocket::{self, tungstenite};
 use socketnaut_http::{Body, Http, Request, Response};
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -91,11 +90,7 @@ fn echo_over_plain_tcp_counts_as_a_connection() {
 fn echo_over_tls() {
     let pki = pki();
     let proxy = server(Http::new(echo).tls(server_config(&pki)));
-    let tcp = TcpStream::connect(proxy.local_addr()).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let conn = rustls::ClientConnection::new(client_config(&pki), name).unwrap();
-    let tls = rustls::StreamOwned::new(conn, tcp);
+    let tls = common::tls::connect(proxy.local_addr(), &pki);
     let (mut ws, resp) = tungstenite::client("wss://localhost/", tls).expect("handshake");
     assert_eq!(resp.status(), 101);
     exchange_messages(&mut ws);

@@ -1,6 +1,8 @@
 //! Certificates made for a test, and the rustls configurations of both ends.
 
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
+use std::time::Duration;
 
 use socketnaut_http::rustls;
 
@@ -47,4 +49,16 @@ pub fn client_config(pki: &Pki) -> Arc<rustls::ClientConfig> {
             .with_root_certificates(roots)
             .with_no_client_auth(),
     )
+}
+
+/// A TLS client stream to `addr`, trusting `pki`, with a 20 s read timeout.
+pub fn connect(
+    addr: SocketAddr,
+    pki: &Pki,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    let tcp = TcpStream::connect(addr).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(client_config(pki), name).expect("client");
+    rustls::StreamOwned::new(conn, tcp)
 }
