@@ -23,6 +23,10 @@ use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
+/// A running callback is judged computing (or not) after this many busy thresholds: by the
+/// monitor while it runs, by the worker after it returned (see `pool::monitor`).
+pub(crate) const COMPUTE_FACTOR: u32 = 5;
+
 #[derive(Debug)]
 pub(crate) struct WorkerLoad {
     /// Connections held or queued: the acceptor adds on hand-off, the worker subtracts on close

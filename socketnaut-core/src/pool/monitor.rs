@@ -56,15 +56,13 @@
 use std::time::Duration;
 use std::time::Instant;
 
+use super::load::COMPUTE_FACTOR;
 use super::thread::Worker;
 use super::{Pool, ToWorker};
 use crate::shared::Shared;
 use crate::stats::{Counters, WorkerState};
 use crate::sys::{self, ThreadState};
 use crate::targets::PROXY;
-
-/// A running callback is judged computing (or not) after this many busy thresholds.
-pub(crate) const COMPUTE_FACTOR: u32 = 5;
 
 /// What the monitor does about a callback.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

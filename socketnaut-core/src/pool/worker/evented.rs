@@ -74,7 +74,7 @@ use crate::agent::ServiceAgent;
 use crate::config::Config;
 use crate::connection::Connection;
 use crate::error::panic_message;
-use crate::pool::monitor::COMPUTE_FACTOR;
+use crate::pool::load::COMPUTE_FACTOR;
 use crate::pool::slab::{Slab, TAG};
 use crate::server::{ConnContext, ConnEvent, EventedConnection, EventedServer, Step};
 use crate::stats::Counters;
