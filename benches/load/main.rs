@@ -7,7 +7,13 @@
 //! cargo bench --bench load -- blocking_10ms   # one (substring filter)
 //! SOCKETNAUT_BENCH_SECS=10 cargo bench --bench load
 //! SOCKETNAUT_BENCH_ACCEPT_BATCH_US=0 cargo bench --bench load -- hello_close   # no batching
+//! SOCKETNAUT_BENCH_STREAM_MB=256 cargo bench --bench load -- upload_1g          # smaller transfers
 //! ```
+//!
+//! Beyond the server against its ceiling: `isolation` (slow callbacks beside fast ones),
+//! `memory` (RSS per connection), `field` (tiny_http in the same run), `observability` (what
+//! the figures cost), `streaming` (uploads, downloads against nginx, server-sent events,
+//! WebSockets against tungstenite on threads).
 
 mod ceiling;
 mod client;
