@@ -145,7 +145,7 @@ impl Http {
     /// connections move away while it runs. An unread remainder up to 1 MiB is read and
     /// dropped after the handler; beyond that (or when the client was never told to send it)
     /// the connection closes after the response. Reads wait for the client for the body
-    /// timeout (the minimum body rate applies to buffered bodies only). Default is off (bodies
+    /// timeout, and no longer in all than the minimum body rate allows. Default is off (bodies
     /// are read whole, under `Limits::max_body`, before the handler runs).
     pub fn stream_request_bodies(mut self, on: bool) -> Http {
         self.config.stream_bodies = on;

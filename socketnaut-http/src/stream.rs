@@ -13,6 +13,10 @@
 //!   head alone (401, 413) never has the client send the body.
 //! - Memory: a length-delimited body is read straight into the handler's buffer; a chunked one
 //!   through one read buffer. A streaming upload costs O(buffer), not O(body).
+//! - Reads wait for the client for the body timeout at a time and, with
+//!   `Timeouts::min_request_body_rate`, for no longer in all than the rate allows for the
+//!   bytes received (after its grace), so a client dribbling bytes cannot hold the handler's
+//!   thread: the read fails with `TimedOut`. Only time spent waiting counts.
 //! - After the handler: an unread remainder up to [`DISCARD`] is read and dropped (within the
 //!   body timeout) so the connection can serve its next request; a longer one, a body whose
 //!   client was never told to send it (`Expect: 100-continue` and no read), or a framing error
@@ -25,6 +29,7 @@ use http::HeaderMap;
 
 use crate::decode::Decoder;
 use crate::error::{self, Reject};
+use crate::rate::MinDataRate;
 use crate::wire::Wire;
 
 /// The error inside the `InvalidData` I/O error of a streamed request body over its limit
@@ -81,6 +86,8 @@ pub(crate) struct Source {
     /// A framing error or the limit: nothing more is read, and the connection closes.
     failed: bool,
     trailers: Option<HeaderMap>,
+    /// `Timeouts::min_request_body_rate`, applied to the time reads wait for the client.
+    rate: Option<MinDataRate>,
 }
 
 fn invalid(r: Reject) -> io::Error {
@@ -94,6 +101,7 @@ impl Source {
         length: Option<u64>,
         limit: u64,
         owe_continue: bool,
+        rate: Option<MinDataRate>,
     ) -> Source {
         Source {
             wire,
@@ -107,6 +115,7 @@ impl Source {
             done: length == Some(0),
             failed: false,
             trailers: None,
+            rate,
         }
     }
 
@@ -149,6 +158,12 @@ impl Source {
         if self.done || buf.is_empty() {
             return Ok(0);
         }
+        // The time reads may wait in all: the rate's grace, then what the bytes so far earned
+        // (time the handler spends between reads does not count against the client).
+        self.wire.wait_limit = self.rate.filter(|r| r.bytes_per_second > 0).map(|r| {
+            let earned = self.delivered as f64 / r.bytes_per_second as f64;
+            r.grace.max(std::time::Duration::from_secs_f64(earned))
+        });
         if self.owe_continue {
             self.owe_continue = false;
             self.wire.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;

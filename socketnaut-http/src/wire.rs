@@ -48,6 +48,10 @@ pub(crate) struct Wire {
     pub(crate) wake_on_drain: bool,
     /// The socket is in blocking mode with the slice as its timeouts.
     blocking: bool,
+    /// The most time reads may have waited in all, so far (a minimum data rate; see
+    /// `stream`), and the time they waited.
+    pub(crate) wait_limit: Option<Duration>,
+    pub(crate) waited: Duration,
 }
 
 /// Blocking mode with the slice as timeouts (`on`), or back to non-blocking.
@@ -79,6 +83,8 @@ impl Wire {
             write_timeout: Duration::from_secs(30),
             drain_told: false,
             wake_on_drain: true,
+            wait_limit: None,
+            waited: Duration::ZERO,
         }
     }
 
@@ -140,51 +146,64 @@ impl Wire {
             self.input.consume(n);
             return Ok(n);
         }
-        let until = Instant::now() + self.read_timeout;
-        loop {
-            let now = Instant::now();
-            self.check_deadline(now)?;
-            match self.transport.read(buf) {
-                Ok(n) => return Ok(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-            if self.wake_on_drain && !self.drain_told && self.is_draining() {
-                self.drain_told = true;
-                return Err(io::Error::new(
-                    io::ErrorKind::WouldBlock,
-                    "the service is draining",
-                ));
-            }
-            if now >= until {
-                return Err(timed_out("no bytes from the peer within the read timeout"));
-            }
-            self.wait_unless_blocking(PollFlags::POLLIN, until)?;
-        }
+        let notice = self.wake_on_drain;
+        self.read_with(|t, _| t.read(buf), notice)
     }
 
     /// Reads more from the socket into `input` (blocking as `read` does); `Ok(0)` at the
     /// peer's end.
     pub(crate) fn fill(&mut self) -> io::Result<usize> {
-        let until = Instant::now() + self.read_timeout;
-        loop {
+        self.read_with(
+            |t, input| {
+                let n = t.read(input.spare())?;
+                input.commit(n);
+                Ok(n)
+            },
+            false,
+        )
+    }
+
+    /// Runs the socket read `op` until it gives bytes (or the end), waiting between tries, up
+    /// to the read timeout, the drain deadline and what is left of `wait_limit`; with
+    /// `notice`, the drain's `WouldBlock` once.
+    fn read_with(
+        &mut self,
+        mut op: impl FnMut(&mut Transport, &mut ReadBuf) -> io::Result<usize>,
+        notice: bool,
+    ) -> io::Result<usize> {
+        let start = Instant::now();
+        let limit = self
+            .wait_limit
+            .map(|l| start + l.saturating_sub(self.waited));
+        let until = limit.map_or(start + self.read_timeout, |l| {
+            l.min(start + self.read_timeout)
+        });
+        let result = loop {
             let now = Instant::now();
             self.check_deadline(now)?;
-            match self.transport.read(self.input.spare()) {
-                Ok(n) => {
-                    self.input.commit(n);
-                    return Ok(n);
-                }
+            match op(&mut self.transport, &mut self.input) {
+                Ok(n) => break Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+                Err(e) => break Err(e),
+            }
+            if notice && !self.drain_told && self.is_draining() {
+                self.drain_told = true;
+                break Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    "the service is draining",
+                ));
+            }
+            if limit.is_some_and(|l| now >= l) {
+                break Err(timed_out("the peer sent below the minimum data rate"));
             }
             if now >= until {
-                return Err(timed_out("no bytes from the peer within the read timeout"));
+                break Err(timed_out("no bytes from the peer within the read timeout"));
             }
             self.wait_unless_blocking(PollFlags::POLLIN, until)?;
-        }
+        };
+        self.waited += start.elapsed();
+        result
     }
 
     /// Writes some of `buf`, blocking while the socket takes nothing.

@@ -6,6 +6,7 @@ mod common;
 
 use std::io::{self, Read, Write};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use common::{random_bytes, server, Conn};
 use socketnaut_http::http::StatusCode;
@@ -193,4 +194,42 @@ fn an_upload_over_tls() {
     let mut out = String::new();
     let _ = tls.read_to_string(&mut out);
     assert!(out.ends_with(&expected(&data)), "{out}");
+}
+
+#[test]
+fn a_dribbled_upload_is_cut_at_the_minimum_rate() {
+    use socketnaut_http::MinDataRate;
+    let proxy = server(
+        Http::new(routes)
+            .stream_request_bodies(true)
+            .min_request_body_rate(Some(MinDataRate::new(1000, Duration::from_millis(500)))),
+    );
+    let mut c = Conn::open(proxy.local_addr());
+    c.send(b"PUT /small HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n")
+        .unwrap();
+    let started = std::time::Instant::now();
+    // 20 bytes every 100 ms: 200 B/s, below the 1000 B/s asked for after the grace.
+    let mut writer = c.writer.try_clone().unwrap();
+    let dribble = std::thread::spawn(move || {
+        for _ in 0..30 {
+            if writer.write_all(&[b'd'; 20]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let r = c.response().unwrap();
+    assert_eq!(
+        r.status,
+        400,
+        "the handler's answer to its failed read: {}",
+        r.text()
+    );
+    assert!(r.text().contains("minimum data rate"), "{}", r.text());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    dribble.join().unwrap();
 }

@@ -138,7 +138,9 @@ impl HttpConn {
         wire.wake_on_drain = false;
         let limits = &self.config.limits;
         let decoder = Decoder::new(head.framing, limits.max_chunk_metadata);
-        let source = Source::new(wire, decoder, length, limits.max_body as u64, owe_continue);
+        let rate = self.config.timeouts.min_request_body_rate;
+        let max = limits.max_body as u64;
+        let source = Source::new(wire, decoder, length, max, owe_continue, rate);
         Arc::new(Mutex::new(Some(source)))
     }
 
