@@ -11,7 +11,9 @@
 //! at most a slice at a time (should the switch fail, the wait is `poll(2)` on the socket, in
 //! the same slices), so that between slices it can see:
 //! - the timeout: no progress for `read_timeout` (reads) or `write_timeout` (writes) fails
-//!   the call with `TimedOut` (a client that stopped reading blocks a writer, then ends it);
+//!   the call with `TimedOut` (a client that stopped reading blocks a writer, then ends it),
+//!   as does waiting longer in all than a minimum data rate allows (the request body rate for
+//!   streamed bodies' reads, the response rate for writes; only time spent waiting counts);
 //! - the drain: once the proxy drains, the first read that would wait returns `WouldBlock`
 //!   (once), so a loop blocked in `read` (a WebSocket's) learns of it and can end politely;
 //! - the drain's deadline: past it, every call fails with `TimedOut` and the connection is
@@ -30,6 +32,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use socketnaut_core::Observer;
 
 use crate::buf::ReadBuf;
+use crate::rate::MinDataRate;
 use crate::transport::Transport;
 
 /// The longest wait between looks at the drain state.
@@ -52,6 +55,14 @@ pub(crate) struct Wire {
     /// `stream`), and the time they waited.
     pub(crate) wait_limit: Option<Duration>,
     pub(crate) waited: Duration,
+    /// `Timeouts::min_response_rate`, applied to the time writes wait for the peer to read
+    /// (so an event stream that writes rarely is never cut, a peer reading a byte a second
+    /// is), with the bytes written and the time waited.
+    pub(crate) write_rate: Option<MinDataRate>,
+    written: u64,
+    write_waited: Duration,
+    /// The rate is measured from the first write that had to wait.
+    write_measuring: bool,
 }
 
 /// Blocking mode with the slice as timeouts (`on`), or back to non-blocking.
@@ -65,6 +76,17 @@ fn set_blocking(transport: &mut Transport, on: bool) -> io::Result<()> {
 
 fn timed_out(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, what.to_owned())
+}
+
+/// A write waiting at `now` is over: past the rate's `limit`, or the write timeout (`until`).
+fn write_timed_out(now: Instant, limit: Option<Instant>, until: Instant) -> io::Result<()> {
+    if limit.is_some_and(|l| now >= l) {
+        return Err(timed_out("the peer read below the minimum data rate"));
+    }
+    if now >= until {
+        return Err(timed_out("the peer read nothing within the write timeout"));
+    }
+    Ok(())
 }
 
 impl Wire {
@@ -85,6 +107,10 @@ impl Wire {
             wake_on_drain: true,
             wait_limit: None,
             waited: Duration::ZERO,
+            write_rate: None,
+            written: 0,
+            write_waited: Duration::ZERO,
+            write_measuring: false,
         }
     }
 
@@ -211,22 +237,43 @@ impl Wire {
         if buf.is_empty() {
             return Ok(0);
         }
-        let until = Instant::now() + self.write_timeout;
-        loop {
+        let start = Instant::now();
+        let (limit, until) = self.write_until(start);
+        let result = loop {
             let now = Instant::now();
             self.check_deadline(now)?;
             match self.transport.write(buf) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => return Ok(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    if self.write_measuring {
+                        self.written += n as u64;
+                    }
+                    break Ok(n);
+                }
+                // What the kernel took before the first wait says nothing about the reader.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.write_measuring = true,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+                Err(e) => break Err(e),
             }
-            if now >= until {
-                return Err(timed_out("the peer read nothing within the write timeout"));
+            if let Err(e) = write_timed_out(now, limit, until) {
+                break Err(e);
             }
             self.wait_unless_blocking(PollFlags::POLLOUT, until)?;
-        }
+        };
+        self.write_waited += start.elapsed();
+        result
+    }
+
+    /// When a write or flush starting at `start` gives up: the rate's limit (the
+    /// `write_rate`'s grace, then what the bytes written so far earned, less the time writes
+    /// already waited), and the sooner of it and the write timeout.
+    fn write_until(&self, start: Instant) -> (Option<Instant>, Instant) {
+        let limit = self.write_rate.filter(|r| r.bytes_per_second > 0).map(|r| {
+            let earned = Duration::from_secs_f64(self.written as f64 / r.bytes_per_second as f64);
+            start + r.grace.max(earned).saturating_sub(self.write_waited)
+        });
+        let timeout = start + self.write_timeout;
+        (limit, limit.map_or(timeout, |l| l.min(timeout)))
     }
 
     /// Writes all of `buf`.
@@ -240,18 +287,23 @@ impl Wire {
 
     /// Until everything written is on the socket (with TLS, the session's records too).
     pub(crate) fn flush(&mut self) -> io::Result<()> {
-        let until = Instant::now() + self.write_timeout;
-        loop {
-            self.transport.flush()?;
+        let start = Instant::now();
+        let (limit, until) = self.write_until(start);
+        let result = loop {
+            if let Err(e) = self.transport.flush() {
+                break Err(e);
+            }
             if !self.transport.has_buffered_output() {
-                return Ok(());
+                break Ok(());
             }
             let now = Instant::now();
             self.check_deadline(now)?;
-            if now >= until {
-                return Err(timed_out("the peer read nothing within the write timeout"));
+            if let Err(e) = write_timed_out(now, limit, until) {
+                break Err(e);
             }
             self.wait_unless_blocking(PollFlags::POLLOUT, until)?;
-        }
+        };
+        self.write_waited += start.elapsed();
+        result
     }
 }

@@ -15,6 +15,9 @@ use common::{server, Conn};
 use socketnaut_core::WorkerOutcome;
 use socketnaut_http::{Body, Http, Request, Response};
 
+/// How the `/slow-reader` writer ended.
+static SLOW: Mutex<Option<mpsc::Sender<String>>> = Mutex::new(None);
+
 /// What the `/flood` writer ended with.
 static FLOOD: Mutex<Option<mpsc::Sender<std::io::ErrorKind>>> = Mutex::new(None);
 
@@ -52,6 +55,14 @@ fn routes(req: Request) -> Response {
             let kind = result.as_ref().err().map(|e| e.kind());
             if let (Some(kind), Some(tx)) = (kind, FLOOD.lock().unwrap().as_ref()) {
                 let _ = tx.send(kind);
+            }
+            result
+        })),
+        "/slow-reader" => Response::new(Body::push(|w| {
+            let chunk = vec![b's'; 16 * 1024];
+            let result = (0..10_000).try_for_each(|_| w.write_all(&chunk));
+            if let (Err(e), Some(tx)) = (&result, SLOW.lock().unwrap().as_ref()) {
+                let _ = tx.send(e.to_string());
             }
             result
         })),
@@ -199,4 +210,34 @@ fn the_drain_deadline_ends_a_stream_that_ignores_the_drain() {
             .all(|r| matches!(r.outcome, WorkerOutcome::Clean)),
         "{reports:?}"
     );
+}
+
+#[test]
+fn a_client_reading_below_the_minimum_rate_is_cut() {
+    use socketnaut_http::MinDataRate;
+    let (tx, rx) = mpsc::channel();
+    *SLOW.lock().unwrap() = Some(tx);
+    let rate = MinDataRate::new(20_000, Duration::from_millis(500));
+    let proxy = server(Http::new(routes).min_response_rate(Some(rate)));
+    let mut c = Conn::open_small_window(proxy.local_addr());
+    c.send(b"GET /slow-reader HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    // Reads about 2 KB/s, a tenth of the rate asked for, once the kernel's buffers are full.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let halt = stop.clone();
+    let reader = thread::spawn(move || {
+        let mut buf = [0u8; 200];
+        while !halt.load(std::sync::atomic::Ordering::Relaxed) {
+            match std::io::Read::read(&mut c.reader, &mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    });
+    let why = rx
+        .recv_timeout(Duration::from_secs(8))
+        .expect("the writer was cut");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(why.contains("minimum data rate"), "{why}");
+    reader.join().unwrap();
 }

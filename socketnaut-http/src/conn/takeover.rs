@@ -43,6 +43,7 @@ impl HttpConn {
         let mut wire = Wire::new(self.transport.lend(), input, observer);
         wire.read_timeout = self.config.timeouts.body;
         wire.write_timeout = self.config.timeouts.write;
+        wire.write_rate = self.config.timeouts.min_response_rate;
         wire
     }
 
