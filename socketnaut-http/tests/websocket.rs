@@ -208,3 +208,55 @@ asyncio.run(main(sys.argv[1]))
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
 }
+
+#[test]
+fn the_drain_with_a_stream_and_a_websocket_open() {
+    use std::io::{BufRead, Write};
+    let routes = |req: Request| match req.uri().path() {
+        "/events" => Response::new(Body::push(|w| {
+            while !w.is_draining() {
+                w.write_all(b"data: tick\n\n")?;
+                w.flush()?;
+                thread::sleep(Duration::from_millis(20));
+            }
+            w.write_all(b"event: bye\n\n")
+        })),
+        _ => echo(req),
+    };
+    let proxy = server(Http::new(routes));
+    let mut sse = Conn::open(proxy.local_addr());
+    sse.send(b"GET /events HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut line = String::new();
+    sse.reader.read_line(&mut line).unwrap();
+    assert!(line.starts_with("HTTP/1.1 200"), "{line}");
+    let mut ws = connect(&proxy);
+    ws.send(Message::text("hi")).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::text("hi"));
+    assert_eq!(proxy.stats().active, 2);
+    let started = Instant::now();
+    let stopper = thread::spawn(move || proxy.shutdown(Duration::from_secs(3)));
+    // Both are told: the stream says goodbye and ends whole, the socket gets 1001.
+    let rest = String::from_utf8_lossy(&sse.rest()).into_owned();
+    assert!(
+        rest.contains("event: bye") && rest.ends_with("0\r\n\r\n"),
+        "{rest}"
+    );
+    match ws.read() {
+        Ok(Message::Close(Some(frame))) => assert_eq!(frame.code, CloseCode::Away),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    while ws.read().is_ok() {}
+    let reports = stopper.join().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        reports
+            .iter()
+            .all(|r| matches!(r.outcome, WorkerOutcome::Clean)),
+        "{reports:?}"
+    );
+}
