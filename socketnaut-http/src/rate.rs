@@ -30,6 +30,62 @@ impl MinDataRate {
     }
 }
 
+impl MinDataRate {
+    /// How long moving `bytes` may take: the grace, or the time the rate takes to move them
+    /// if longer. `None` for a rate of 0 (nothing enforced).
+    pub(crate) fn allowance(&self, bytes: u64) -> Option<Duration> {
+        if self.bytes_per_second == 0 {
+            return None;
+        }
+        let earned = Duration::from_secs_f64(bytes as f64 / self.bytes_per_second as f64);
+        Some(self.grace.max(earned))
+    }
+}
+
+/// A rate applied to the time a lent connection's reads or writes wait (see `wire`): the
+/// bytes moved and the time waited so far, counted from the first wait (`from_first_wait`)
+/// or from the start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct WaitBudget {
+    rate: Option<MinDataRate>,
+    bytes: u64,
+    waited: Duration,
+    measuring: bool,
+}
+
+impl WaitBudget {
+    pub(crate) fn new(rate: Option<MinDataRate>, from_first_wait: bool) -> WaitBudget {
+        WaitBudget {
+            rate,
+            measuring: !from_first_wait,
+            ..WaitBudget::default()
+        }
+    }
+
+    /// When a wait beginning at `start` has used up what the bytes so far earned.
+    pub(crate) fn limit(&self, start: Instant) -> Option<Instant> {
+        let allowed = self.rate?.allowance(self.bytes)?;
+        Some(start + allowed.saturating_sub(self.waited))
+    }
+
+    /// Bytes moved (counted once measuring).
+    pub(crate) fn moved(&mut self, n: usize) {
+        if self.measuring {
+            self.bytes = self.bytes.saturating_add(n as u64);
+        }
+    }
+
+    /// A call would have waited (measuring starts).
+    pub(crate) fn would_wait(&mut self) {
+        self.measuring = true;
+    }
+
+    /// Time a call spent, waiting or not.
+    pub(crate) fn spent(&mut self, d: Duration) {
+        self.waited += d;
+    }
+}
+
 impl Default for MinDataRate {
     /// 240 bytes/s after 5 s: slower than any real client on any real network, and far
     /// faster than a byte-dribbling attack.
@@ -71,12 +127,7 @@ impl Meter {
     /// When the transfer falls below `rate` unless more bytes move: the start plus the
     /// larger of the grace and the time `rate` takes to move the bytes counted so far.
     pub(crate) fn deadline(&self, rate: Option<&MinDataRate>) -> Option<Instant> {
-        let (since, rate) = (self.since?, rate?);
-        if rate.bytes_per_second == 0 {
-            return None;
-        }
-        let earned = Duration::from_secs_f64(self.bytes as f64 / rate.bytes_per_second as f64);
-        Some(since + rate.grace.max(earned))
+        Some(self.since? + rate?.allowance(self.bytes)?)
     }
 }
 
@@ -130,5 +181,37 @@ mod tests {
         assert_eq!(m.deadline(Some(&MinDataRate::default())), None);
         m.add(5);
         assert_eq!(m, Meter::default(), "bytes are not counted while stopped");
+    }
+
+    #[test]
+    fn a_wait_budget_counts_only_waiting_and_starts_where_asked() {
+        let t0 = Instant::now();
+        let rate = MinDataRate::new(100, Duration::from_secs(2));
+        let mut reads = WaitBudget::new(Some(rate), false);
+        assert_eq!(
+            reads.limit(t0).map(|l| l - t0),
+            Some(Duration::from_secs(2))
+        );
+        reads.spent(Duration::from_millis(500));
+        reads.moved(1000); // 10 s earned
+        assert_eq!(
+            reads.limit(t0).map(|l| l - t0),
+            Some(Duration::from_millis(9500))
+        );
+        let mut writes = WaitBudget::new(Some(rate), true);
+        writes.moved(1000); // before the first wait: not counted
+        assert_eq!(
+            writes.limit(t0).map(|l| l - t0),
+            Some(Duration::from_secs(2))
+        );
+        writes.would_wait();
+        writes.moved(1000);
+        assert_eq!(
+            writes.limit(t0).map(|l| l - t0),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(WaitBudget::new(None, false).limit(t0), None);
+        let off = MinDataRate::new(0, Duration::ZERO);
+        assert_eq!(WaitBudget::new(Some(off), false).limit(t0), None);
     }
 }

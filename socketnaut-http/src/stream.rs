@@ -29,7 +29,6 @@ use http::HeaderMap;
 
 use crate::decode::Decoder;
 use crate::error::{self, Reject};
-use crate::rate::MinDataRate;
 use crate::wire::Wire;
 
 /// The error inside the `InvalidData` I/O error of a streamed request body over its limit
@@ -86,8 +85,6 @@ pub(crate) struct Source {
     /// A framing error or the limit: nothing more is read, and the connection closes.
     failed: bool,
     trailers: Option<HeaderMap>,
-    /// `Timeouts::min_request_body_rate`, applied to the time reads wait for the client.
-    rate: Option<MinDataRate>,
 }
 
 fn invalid(r: Reject) -> io::Error {
@@ -101,7 +98,6 @@ impl Source {
         length: Option<u64>,
         limit: u64,
         owe_continue: bool,
-        rate: Option<MinDataRate>,
     ) -> Source {
         Source {
             wire,
@@ -115,7 +111,6 @@ impl Source {
             done: length == Some(0),
             failed: false,
             trailers: None,
-            rate,
         }
     }
 
@@ -158,12 +153,6 @@ impl Source {
         if self.done || buf.is_empty() {
             return Ok(0);
         }
-        // The time reads may wait in all: the rate's grace, then what the bytes so far earned
-        // (time the handler spends between reads does not count against the client).
-        self.wire.wait_limit = self.rate.filter(|r| r.bytes_per_second > 0).map(|r| {
-            let earned = self.delivered as f64 / r.bytes_per_second as f64;
-            r.grace.max(std::time::Duration::from_secs_f64(earned))
-        });
         if self.owe_continue {
             self.owe_continue = false;
             self.wire.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;

@@ -32,7 +32,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use socketnaut_core::Observer;
 
 use crate::buf::ReadBuf;
-use crate::rate::MinDataRate;
+use crate::rate::WaitBudget;
 use crate::transport::Transport;
 
 /// The longest wait between looks at the drain state.
@@ -51,18 +51,13 @@ pub(crate) struct Wire {
     pub(crate) wake_on_drain: bool,
     /// The socket is in blocking mode with the slice as its timeouts.
     blocking: bool,
-    /// The most time reads may have waited in all, so far (a minimum data rate; see
-    /// `stream`), and the time they waited.
-    pub(crate) wait_limit: Option<Duration>,
-    pub(crate) waited: Duration,
-    /// `Timeouts::min_response_rate`, applied to the time writes wait for the peer to read
-    /// (so an event stream that writes rarely is never cut, a peer reading a byte a second
-    /// is), with the bytes written and the time waited.
-    pub(crate) write_rate: Option<MinDataRate>,
-    written: u64,
-    write_waited: Duration,
-    /// The rate is measured from the first write that had to wait.
-    write_measuring: bool,
+    /// A minimum rate over the time reads wait (`Timeouts::min_request_body_rate` for a
+    /// streamed body, from its first read), and over the time writes wait
+    /// (`Timeouts::min_response_rate`, from the first write that waits: what the kernel took
+    /// before says nothing about the reader), so an event stream that writes rarely is never
+    /// cut and a peer reading a byte a second is.
+    pub(crate) reads: WaitBudget,
+    pub(crate) writes: WaitBudget,
 }
 
 /// Blocking mode with the slice as timeouts (`on`), or back to non-blocking.
@@ -76,6 +71,12 @@ fn set_blocking(transport: &mut Transport, on: bool) -> io::Result<()> {
 
 fn timed_out(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, what.to_owned())
+}
+
+/// For a call beginning at `start`: the rate's limit, and the sooner of it and the timeout.
+fn until(start: Instant, limit: Option<Instant>, timeout: Duration) -> (Option<Instant>, Instant) {
+    let timeout = start + timeout;
+    (limit, limit.map_or(timeout, |l| l.min(timeout)))
 }
 
 /// A write waiting at `now` is over: past the rate's `limit`, or the write timeout (`until`).
@@ -105,12 +106,8 @@ impl Wire {
             write_timeout: Duration::from_secs(30),
             drain_told: false,
             wake_on_drain: true,
-            wait_limit: None,
-            waited: Duration::ZERO,
-            write_rate: None,
-            written: 0,
-            write_waited: Duration::ZERO,
-            write_measuring: false,
+            reads: WaitBudget::default(),
+            writes: WaitBudget::default(),
         }
     }
 
@@ -170,6 +167,7 @@ impl Wire {
             let n = buf.len().min(self.input.len());
             buf[..n].copy_from_slice(&self.input.bytes()[..n]);
             self.input.consume(n);
+            self.reads.moved(n);
             return Ok(n);
         }
         let notice = self.wake_on_drain;
@@ -190,7 +188,7 @@ impl Wire {
     }
 
     /// Runs the socket read `op` until it gives bytes (or the end), waiting between tries, up
-    /// to the read timeout, the drain deadline and what is left of `wait_limit`; with
+    /// to the read timeout, the drain deadline and what is left of the read budget; with
     /// `notice`, the drain's `WouldBlock` once.
     fn read_with(
         &mut self,
@@ -198,17 +196,15 @@ impl Wire {
         notice: bool,
     ) -> io::Result<usize> {
         let start = Instant::now();
-        let limit = self
-            .wait_limit
-            .map(|l| start + l.saturating_sub(self.waited));
-        let until = limit.map_or(start + self.read_timeout, |l| {
-            l.min(start + self.read_timeout)
-        });
+        let (limit, until) = until(start, self.reads.limit(start), self.read_timeout);
         let result = loop {
             let now = Instant::now();
             self.check_deadline(now)?;
             match op(&mut self.transport, &mut self.input) {
-                Ok(n) => break Ok(n),
+                Ok(n) => {
+                    self.reads.moved(n);
+                    break Ok(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => break Err(e),
@@ -228,7 +224,7 @@ impl Wire {
             }
             self.wait_unless_blocking(PollFlags::POLLIN, until)?;
         };
-        self.waited += start.elapsed();
+        self.reads.spent(start.elapsed());
         result
     }
 
@@ -238,20 +234,17 @@ impl Wire {
             return Ok(0);
         }
         let start = Instant::now();
-        let (limit, until) = self.write_until(start);
+        let (limit, until) = until(start, self.writes.limit(start), self.write_timeout);
         let result = loop {
             let now = Instant::now();
             self.check_deadline(now)?;
             match self.transport.write(buf) {
                 Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
-                    if self.write_measuring {
-                        self.written += n as u64;
-                    }
+                    self.writes.moved(n);
                     break Ok(n);
                 }
-                // What the kernel took before the first wait says nothing about the reader.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.write_measuring = true,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writes.would_wait(),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => break Err(e),
             }
@@ -260,20 +253,8 @@ impl Wire {
             }
             self.wait_unless_blocking(PollFlags::POLLOUT, until)?;
         };
-        self.write_waited += start.elapsed();
+        self.writes.spent(start.elapsed());
         result
-    }
-
-    /// When a write or flush starting at `start` gives up: the rate's limit (the
-    /// `write_rate`'s grace, then what the bytes written so far earned, less the time writes
-    /// already waited), and the sooner of it and the write timeout.
-    fn write_until(&self, start: Instant) -> (Option<Instant>, Instant) {
-        let limit = self.write_rate.filter(|r| r.bytes_per_second > 0).map(|r| {
-            let earned = Duration::from_secs_f64(self.written as f64 / r.bytes_per_second as f64);
-            start + r.grace.max(earned).saturating_sub(self.write_waited)
-        });
-        let timeout = start + self.write_timeout;
-        (limit, limit.map_or(timeout, |l| l.min(timeout)))
     }
 
     /// Writes all of `buf`.
@@ -288,7 +269,7 @@ impl Wire {
     /// Until everything written is on the socket (with TLS, the session's records too).
     pub(crate) fn flush(&mut self) -> io::Result<()> {
         let start = Instant::now();
-        let (limit, until) = self.write_until(start);
+        let (limit, until) = until(start, self.writes.limit(start), self.write_timeout);
         let result = loop {
             if let Err(e) = self.transport.flush() {
                 break Err(e);
@@ -303,7 +284,7 @@ impl Wire {
             }
             self.wait_unless_blocking(PollFlags::POLLOUT, until)?;
         };
-        self.write_waited += start.elapsed();
+        self.writes.spent(start.elapsed());
         result
     }
 }

@@ -16,6 +16,7 @@ use super::{HttpConn, State};
 use crate::body::{PushFn, UpgradeFn};
 use crate::decode::{Decoder, Framing};
 use crate::parse::Head;
+use crate::rate::WaitBudget;
 use crate::stream::{self, Slot, Source};
 use crate::takeover::{BodyWriter, Upgraded};
 use crate::wire::Wire;
@@ -43,7 +44,7 @@ impl HttpConn {
         let mut wire = Wire::new(self.transport.lend(), input, observer);
         wire.read_timeout = self.config.timeouts.body;
         wire.write_timeout = self.config.timeouts.write;
-        wire.write_rate = self.config.timeouts.min_response_rate;
+        wire.writes = WaitBudget::new(self.config.timeouts.min_response_rate, true);
         wire
     }
 
@@ -137,11 +138,11 @@ impl HttpConn {
         };
         let mut wire = self.lend();
         wire.wake_on_drain = false;
+        wire.reads = WaitBudget::new(self.config.timeouts.min_request_body_rate, false);
         let limits = &self.config.limits;
         let decoder = Decoder::new(head.framing, limits.max_chunk_metadata);
-        let rate = self.config.timeouts.min_request_body_rate;
         let max = limits.max_body as u64;
-        let source = Source::new(wire, decoder, length, max, owe_continue, rate);
+        let source = Source::new(wire, decoder, length, max, owe_continue);
         Arc::new(Mutex::new(Some(source)))
     }
 
