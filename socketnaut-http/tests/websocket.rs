@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::tls::{pki, server_config};
 use common::{server, Conn};
-use socketnaut_core::{ServiceProxy, WorkerOutcome};
+use socketnaut_core::ServiceProxy;
 use socketnaut_http::websocket::{self, tungstenite};
 use socketnaut_http::{Body, Http, Request, Response};
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -157,12 +157,7 @@ fn the_drain_tells_the_socket_and_the_deadline_closes_a_deaf_one() {
     assert!(matches!(deaf.read(), Ok(Message::Close(_))));
     let reports = stopper.join().unwrap();
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert!(
-        reports
-            .iter()
-            .all(|r| matches!(r.outcome, WorkerOutcome::Clean)),
-        "{reports:?}"
-    );
+    assert!(common::all_clean(&reports), "{reports:?}");
     let mut rest = Vec::new();
     let _ = io::Read::read_to_end(deaf.get_mut(), &mut rest);
 }
@@ -253,10 +248,5 @@ fn the_drain_with_a_stream_and_a_websocket_open() {
         "{:?}",
         started.elapsed()
     );
-    assert!(
-        reports
-            .iter()
-            .all(|r| matches!(r.outcome, WorkerOutcome::Clean)),
-        "{reports:?}"
-    );
+    assert!(common::all_clean(&reports), "{reports:?}");
 }

@@ -229,3 +229,10 @@ pub fn random_bytes(seed: u64, n: usize) -> Vec<u8> {
         })
         .collect()
 }
+
+/// Every worker of a shutdown report ended cleanly.
+pub fn all_clean(reports: &[socketnaut_core::WorkerReport]) -> bool {
+    reports
+        .iter()
+        .all(|r| matches!(r.outcome, socketnaut_core::WorkerOutcome::Clean))
+}
