@@ -479,7 +479,9 @@ impl HttpConn {
             // Pipelined requests and streamed bodies go on while the socket takes the output:
             // no event will come for input that is already buffered. Reading resumes once the
             // paused input was consumed.
-            let mark = match self.state {
+            let mark = match &self.state {
+                // `sendfile` waits until everything before it is out.
+                State::Stream { body, .. } if body.is_sendfile(&self.transport) => 0,
                 State::Stream { .. } => OUT_LOW,
                 _ => OUT_HIGH,
             };

@@ -34,6 +34,14 @@ pub(crate) enum Outgoing {
     },
 }
 
+impl Outgoing {
+    /// Whether this body goes to `transport` with `sendfile` (a file over plain TCP), which
+    /// waits until the output queued before it is on the socket.
+    pub(super) fn is_sendfile(&self, transport: &Transport) -> bool {
+        matches!(self, Outgoing::File { .. }) && matches!(transport, Transport::Plain(_))
+    }
+}
+
 /// What one pull did.
 enum Pulled {
     /// This many content bytes went to the output (or, `sendfile`, the socket).
@@ -54,15 +62,16 @@ impl HttpConn {
 
     /// Moves the next piece of a streamed body to the output (or the socket).
     pub(super) fn pull_stream(&mut self, now: Instant) -> Option<Stop> {
-        let plain = matches!(self.transport, Transport::Plain(_));
         let pending = self.pending_output();
         let State::Stream { body, keep_alive } = &mut self.state else {
             return None;
         };
         let keep_alive = *keep_alive;
+        let sendfile = body.is_sendfile(&self.transport);
         let pulled = match body {
-            Outgoing::File { .. } if plain && pending > 0 => return Some(Stop::Output),
-            Outgoing::File { file, offset, left } if plain => {
+            // Once the socket took what is queued (`step` comes back only then).
+            _ if sendfile && pending > 0 => return Some(Stop::Output),
+            Outgoing::File { file, offset, left } if sendfile => {
                 let Transport::Plain(socket) = &self.transport else {
                     unreachable!("plain")
                 };
