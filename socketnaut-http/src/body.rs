@@ -56,6 +56,15 @@ fn gone() -> io::Error {
     io::Error::other("a streamed request body can only be read while its handler runs")
 }
 
+/// Reads as a streamed request body does once its handler returned.
+struct Gone;
+
+impl Read for Gone {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(gone())
+    }
+}
+
 impl Body {
     /// An empty body.
     pub fn empty() -> Body {
@@ -180,6 +189,11 @@ impl Body {
         }
     }
 
+    /// Whether this is a streamed request body (which cannot outlive its handler).
+    pub(crate) fn is_request_stream(&self) -> bool {
+        matches!(self.inner, Inner::Stream(_))
+    }
+
     pub(crate) fn with_handle(mut self, handle: Arc<WorkerHandle>) -> Body {
         self.handle = Some(handle);
         self
@@ -276,8 +290,9 @@ impl Body {
             Inner::File(f, offset, n) => Kind::File(f, offset, n),
             Inner::Push(f) => Kind::Push(f),
             Inner::Upgrade(f) => Kind::Upgrade(f),
-            // A request body returned as a response body: it can no longer be read.
-            Inner::Stream(_) => Kind::Reader(Box::new(io::Cursor::new(Vec::new()))),
+            // A streamed request body as a response body (`dispatch` answers 500 first): it
+            // cannot be read once its handler returned.
+            Inner::Stream(_) => Kind::Reader(Box::new(Gone)),
         }
     }
 }

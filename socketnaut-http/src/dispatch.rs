@@ -60,6 +60,10 @@ pub(crate) fn handle(
     // still ends this connection with this response.
     exchange.draining = cx.is_draining();
     let (parts, body) = response.into_parts();
+    if body.is_request_stream() {
+        log::error!(target: TARGET, "handler returned its streamed request body as the response body, which cannot be read once the handler returns; answering 500");
+        return Err(error::INTERNAL);
+    }
     let body = body.into_kind();
     if let Kind::Upgrade(_) = body {
         return upgrade(parts, body, upgrade_asked, now);

@@ -145,7 +145,9 @@ impl Http {
     /// connections move away while it runs. An unread remainder up to 1 MiB is read and
     /// dropped after the handler; beyond that (or when the client was never told to send it)
     /// the connection closes after the response. Reads wait for the client for the body
-    /// timeout, and no longer in all than the minimum body rate allows. Default is off (bodies
+    /// timeout, and no longer in all than the minimum body rate allows. The body streams only
+    /// while its handler runs: read it there (a handler returning it as its response body gets
+    /// a 500). Default is off (bodies
     /// are read whole, under `Limits::max_body`, before the handler runs).
     pub fn stream_request_bodies(mut self, on: bool) -> Http {
         self.config.stream_bodies = on;

@@ -233,3 +233,13 @@ fn a_dribbled_upload_is_cut_at_the_minimum_rate() {
     );
     dribble.join().unwrap();
 }
+
+#[test]
+fn a_streamed_body_returned_as_the_response_is_a_500_not_an_empty_200() {
+    let echo = |req: Request| Response::new(req.into_body());
+    let proxy = server(Http::new(echo).stream_request_bodies(true));
+    let mut c = Conn::open(proxy.local_addr());
+    c.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello")
+        .unwrap();
+    assert_eq!(c.response().unwrap().status, 500);
+}
